@@ -1,0 +1,75 @@
+package db_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"mercato/platform/db"
+	"mercato/platform/db/dbtest"
+	"mercato/platform/scope"
+)
+
+// twoTenants puts rows for tenants A and B into every tenant table, through the audited
+// platform entry point, and returns their ids. TestEveryTenantTableSeeded keeps it complete.
+func twoTenants(t *testing.T, f *dbtest.Fixture) (a, b uuid.UUID) {
+	t.Helper()
+	ctx := scope.WithActor(context.Background(), "system:test")
+	a, b = uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	err := f.Platform.Do(ctx, "test.seed", func(tx bun.IDB) error {
+		stmts := []string{
+			`INSERT INTO plans (code, name, price_minor, currency) VALUES ('test', 'Test', 0, 'USD') ON CONFLICT DO NOTHING`,
+			`INSERT INTO staff_users (email, name) VALUES ('staff-` + a.String() + `@example.com', 'Staff') `,
+		}
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return err
+			}
+		}
+		for i, id := range []uuid.UUID{a, b} {
+			slug := []string{"tenant-a", "tenant-b"}[i] + "-" + id.String()[:8]
+			for _, s := range []string{
+				`INSERT INTO tenants (id, slug, name, plan_id) SELECT ?0, ?1, ?1, id FROM plans WHERE code = 'test'`,
+				`INSERT INTO tenant_domains (host, tenant_id) VALUES (?1 || '.example.com', ?0)`,
+				`INSERT INTO merchants (tenant_id, handle, name, status) VALUES (?0, 'same-handle', 'Shop', 'active'), (?0, 'second', 'Second', 'active')`,
+				`INSERT INTO shoppers (tenant_id, email) VALUES (?0, 'same@example.com')`,
+				`INSERT INTO memberships (tenant_id, user_id, merchant_id, role)
+				   SELECT ?0, u.id, m.id, 'merchant_owner' FROM staff_users u, merchants m
+				   WHERE u.email = 'staff-` + a.String() + `@example.com' AND m.tenant_id = ?0 AND m.handle = 'same-handle'`,
+				`INSERT INTO idempotency_keys (tenant_id, principal, key, request_hash, expires_at)
+				   VALUES (?0, 'p', 'k', '\x00', now() + interval '1 day')`,
+			} {
+				if _, err := tx.ExecContext(ctx, s, id, slug); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("seed two tenants: %v", err)
+	}
+	return a, b
+}
+
+// tenantTables lists the tables RLS must guard: every table with a tenant_id column, and
+// tenants itself.
+func tenantTables(t *testing.T, d *db.DB) []string {
+	t.Helper()
+	var names []string
+	err := d.Bun().NewRaw(`
+		SELECT c.relname FROM pg_class c
+		WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+		  AND (c.relname = 'tenants' OR EXISTS (
+		    SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped))
+		ORDER BY 1`).Scan(context.Background(), &names)
+	if err != nil {
+		t.Fatalf("list tenant tables: %v", err)
+	}
+	if len(names) < 5 {
+		t.Fatalf("found only %d tenant tables: %v", len(names), names)
+	}
+	return names
+}
