@@ -147,16 +147,13 @@ func (c Config) Masked() []string {
 	return out
 }
 
-// MaskURL hides the password of a URL; a string that is not a URL is returned unchanged.
+// MaskURL hides the password of a URL (as xxxxx); a string that is not a URL is returned unchanged.
 func MaskURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
 		return s
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "****")
-	}
-	return u.String()
+	return u.Redacted()
 }
 
 func fields() []reflect.StructField {

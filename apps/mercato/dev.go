@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+
+	"mercato/apps/demo"
+	"mercato/platform/config"
+	"mercato/platform/db"
+	"mercato/platform/devservices"
+	"mercato/platform/scope"
+)
+
+// dev runs the whole platform on one machine: it makes sure PostgreSQL, Redis, MinIO and
+// stripe-mock answer on loopback (starting what is missing), creates the roles and database,
+// migrates, loads the demo, then runs the API and the worker in this process until
+// interrupted, and stops the services it started.
+func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	fmt.Fprintln(out, "mercato dev: making sure PostgreSQL, Redis, MinIO and stripe-mock are running…")
+	svc, err := devservices.Ensure(ctx, devservices.Options{Root: cfg.Root, MinIO: true, Stripe: true, Log: log})
+	if err != nil {
+		return &setupError{"local services", err}
+	}
+	defer func() {
+		if err := svc.Stop(); err != nil {
+			log.Warn("stopping local services", "err", err)
+		}
+	}()
+	cfg = withServices(cfg, svc)
+
+	if err := db.Bootstrap(ctx, cfg.DatabaseAdminURL, roles(cfg)); err != nil {
+		return &setupError{"MERCATO_DATABASE_ADMIN_URL", err}
+	}
+	if err := migrate(ctx, cfg, "up", io.Discard); err != nil {
+		return err
+	}
+	r, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.blob.EnsureBucket(ctx); err != nil {
+		return &setupError{"MERCATO_MINIO_ENDPOINT", err}
+	}
+	if err := demo.Load(scope.WithActor(ctx, "system:seed"), r.platform); err != nil {
+		return fmt.Errorf("load demo: %w", err)
+	}
+	w, err := newWorker(cfg, log, r)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Shutdown()
+
+	printWelcome(out, cfg, svc, ln.Addr())
+	return serveHTTP(ctx, newAPI(cfg, log, r), ln, cfg.ShutdownTimeout, log)
+}
+
+// withServices points the configuration at the services Ensure found or started.
+func withServices(cfg config.Config, s *devservices.Services) config.Config {
+	admin, err := url.Parse(s.PostgresURL)
+	if err == nil {
+		role := func(current, user string) string {
+			u := *admin
+			u.User = url.User(user)
+			u.Path = "/mercato"
+			if c, err := url.Parse(current); err == nil && c.Path != "" && c.Path != "/" {
+				u.Path = c.Path
+			}
+			return u.String()
+		}
+		cfg.DatabaseAdminURL = s.PostgresURL
+		cfg.DatabaseURL = role(cfg.DatabaseURL, "mercato_app")
+		cfg.DatabaseOwnerURL = role(cfg.DatabaseOwnerURL, "mercato_owner")
+		cfg.DatabasePlatformURL = role(cfg.DatabasePlatformURL, "mercato_platform")
+	}
+	cfg.RedisURL = s.RedisURL
+	cfg.MinIOEndpoint, cfg.MinIOAccessKey, cfg.MinIOSecretKey, cfg.MinIOSecure = s.MinIOEndpoint, s.MinIOAccessKey, s.MinIOSecretKey, false
+	cfg.StripeAPIBase = s.StripeURL
+	return cfg
+}
+
+func printWelcome(out io.Writer, cfg config.Config, s *devservices.Services, addr net.Addr) {
+	_, port, _ := net.SplitHostPort(addr.String())
+	base := "http://localhost:" + port
+	fmt.Fprintf(out, `
+Mercato is running.
+
+  API reference     %[1]s/docs
+  OpenAPI document  %[1]s/openapi.json
+  Plans (API)       %[1]s/v1/plans
+  Health            %[1]s/readyz   %[1]s/livez
+  Metrics           %[1]s/metrics
+
+Demo storefronts (API, by host):
+`, base)
+	for _, t := range demo.Tenants {
+		fmt.Fprintf(out, "  %-22s http://%s.%s:%s/v1/storefront\n", t.Name, t.Slug, cfg.BaseHost, port)
+	}
+	fmt.Fprintf(out, `
+Local services:
+  PostgreSQL        %s  (app role: mercato_app)
+  Redis             %s
+  MinIO             http://%s  (%s / %s)
+  stripe-mock       %s
+
+Press Ctrl+C to stop.
+`, config.MaskURL(cfg.DatabaseURL), s.RedisURL, s.MinIOEndpoint, s.MinIOAccessKey, s.MinIOSecretKey, s.StripeURL)
+}

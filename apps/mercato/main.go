@@ -1,0 +1,350 @@
+// Command mercato is the whole platform in one binary: the API server, the worker, the
+// migrations, the demo seed and a one-command development environment. It is the only
+// composition root: configuration is read and every dependency is wired here.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"mercato/apps/api"
+	"mercato/apps/demo"
+	"mercato/apps/worker"
+	"mercato/platform/blob"
+	"mercato/platform/config"
+	"mercato/platform/db"
+	"mercato/platform/scope"
+	"mercato/tenants"
+)
+
+const usage = `mercato: a multi-tenant marketplace platform
+
+Usage: mercato <command> [flags]
+
+Commands:
+  dev                     start local services, migrate, seed the demo, run API + worker; print URLs
+  serve                   run the HTTP server (/v1 API, /docs, /readyz, /metrics)
+  worker                  run the background worker and scheduler
+  migrate up|down|status  apply, roll back or list database migrations
+  seed                    load the demo marketplace (idempotent)
+  version                 print the version
+
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// setupError is a problem with the configuration or the environment the binary was given;
+// it exits 2 with one line that names the setting to fix.
+type setupError struct {
+	setting string
+	err     error
+}
+
+func (e *setupError) Error() string { return e.setting + ": " + e.err.Error() }
+func (e *setupError) Unwrap() error { return e.err }
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		config.Usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "version" {
+		fmt.Fprintln(stdout, "mercato", version())
+		return 0
+	}
+	sub := ""
+	if cmd == "migrate" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			fmt.Fprintln(stderr, "mercato: migrate needs up, down or status")
+			return 2
+		}
+		sub, rest = rest[0], rest[1:]
+	}
+	for _, a := range rest {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fmt.Fprint(stdout, usage)
+			config.Usage(stdout)
+			return 0
+		}
+	}
+	cfg, err := config.Load(rest, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "mercato: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	log.Info("starting", "command", strings.TrimSpace(cmd+" "+sub), "version", version(), "config", cfg.Masked())
+
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, log)
+	case "worker":
+		err = runWorker(ctx, cfg, log)
+	case "migrate":
+		err = migrate(ctx, cfg, sub, stdout)
+	case "seed":
+		err = seed(ctx, cfg)
+	case "dev":
+		err = dev(ctx, cfg, log, stdout)
+	default:
+		fmt.Fprintf(stderr, "mercato: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	var se *setupError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &se):
+		fmt.Fprintf(stderr, "mercato: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "mercato: %v\n", err)
+		return 1
+	}
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+		if bi.Main.Version != "" {
+			return bi.Main.Version
+		}
+	}
+	return "dev"
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// runtime holds the connections serve, worker and dev share.
+type runtime struct {
+	db       *db.DB
+	platform *db.Platform
+	redis    *redis.Client
+	blob     *blob.Store
+}
+
+func (r *runtime) Close() {
+	if r.db != nil {
+		r.db.Close()
+	}
+	if r.platform != nil {
+		r.platform.Close()
+	}
+	if r.redis != nil {
+		r.redis.Close()
+	}
+}
+
+// connect opens what the processes need. PostgreSQL must answer now; Redis and MinIO may be
+// down at start (readiness reports them) because acknowledged work waits in PostgreSQL.
+func connect(ctx context.Context, cfg config.Config) (*runtime, error) {
+	r := &runtime{}
+	var err error
+	if r.db, err = db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns); err != nil {
+		return nil, &setupError{"MERCATO_DATABASE_URL", err}
+	}
+	if r.platform, err = db.OpenPlatform(ctx, cfg.DatabasePlatformURL, 4); err != nil {
+		r.Close()
+		return nil, &setupError{"MERCATO_DATABASE_PLATFORM_URL", err}
+	}
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		r.Close()
+		return nil, &setupError{"MERCATO_REDIS_URL", err}
+	}
+	r.redis = redis.NewClient(ropts)
+	if r.blob, err = blob.Open(blob.Options{Endpoint: cfg.MinIOEndpoint, AccessKey: cfg.MinIOAccessKey,
+		SecretKey: cfg.MinIOSecretKey, Bucket: cfg.MinIOBucket, Secure: cfg.MinIOSecure}); err != nil {
+		r.Close()
+		return nil, &setupError{"MERCATO_MINIO_ENDPOINT", err}
+	}
+	return r, nil
+}
+
+// listen takes the HTTP port first, so a port in use fails before anything else starts.
+func listen(cfg config.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, &setupError{"MERCATO_HTTP_ADDR", fmt.Errorf("cannot listen on %s: %w", cfg.HTTPAddr, err)}
+	}
+	return ln, nil
+}
+
+func newAPI(cfg config.Config, log *slog.Logger, r *runtime) *fiber.App {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return api.New(api.Deps{
+		Log:       log,
+		DB:        r.db,
+		Tenants:   tenants.NewService(r.db, cfg.BaseHost),
+		Metrics:   reg,
+		Version:   version(),
+		BodyLimit: cfg.BodyLimit,
+		Checks: map[string]api.Check{
+			"postgres": r.db.Ping,
+			"migrations": func(ctx context.Context) error {
+				n, err := r.db.PendingMigrations(ctx)
+				if err == nil && n > 0 {
+					err = fmt.Errorf("%d migrations pending; run mercato migrate up", n)
+				}
+				return err
+			},
+			"redis": func(ctx context.Context) error { return r.redis.Ping(ctx).Err() },
+			"minio": r.blob.Ping,
+		},
+	})
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	r, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return serveHTTP(ctx, newAPI(cfg, log, r), ln, cfg.ShutdownTimeout, log)
+}
+
+// serveHTTP serves until ctx ends, then lets in-flight requests finish.
+func serveHTTP(ctx context.Context, app *fiber.App, ln net.Listener, grace time.Duration, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	log.Info("http server listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down http server", "grace", grace.String())
+	if err := app.ShutdownWithTimeout(grace); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}
+
+func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker, error) {
+	ropt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, &setupError{"MERCATO_REDIS_URL", err}
+	}
+	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, ShutdownTimeout: cfg.ShutdownTimeout})
+}
+
+func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	r, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := newWorker(cfg, log, r)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	w.Shutdown()
+	return nil
+}
+
+func migrate(ctx context.Context, cfg config.Config, sub string, out io.Writer) error {
+	if sub != "up" && sub != "down" && sub != "status" {
+		return &setupError{"migrate", fmt.Errorf("unknown subcommand %q: want up, down or status", sub)}
+	}
+	if sub == "up" && cfg.DatabaseAdminURL != "" {
+		if err := db.Bootstrap(ctx, cfg.DatabaseAdminURL, roles(cfg)); err != nil {
+			return &setupError{"MERCATO_DATABASE_ADMIN_URL", err}
+		}
+	}
+	m, err := db.OpenMigrator(ctx, cfg.DatabaseOwnerURL)
+	if err != nil {
+		return &setupError{"MERCATO_DATABASE_OWNER_URL", err}
+	}
+	defer m.Close()
+	switch sub {
+	case "up", "down":
+		apply := m.Up
+		if sub == "down" {
+			apply = m.Down
+		}
+		names, err := apply(ctx)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			fmt.Fprintf(out, "migrate %s: nothing to do\n", sub)
+		}
+		for _, n := range names {
+			fmt.Fprintf(out, "migrate %s: %s\n", sub, n)
+		}
+	case "status":
+		st, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range st {
+			state := "pending"
+			if s.Applied {
+				state = "applied"
+			}
+			fmt.Fprintf(out, "%-8s %s_%s\n", state, s.Name, s.Comment)
+		}
+	}
+	return nil
+}
+
+func roles(cfg config.Config) db.Roles {
+	return db.Roles{OwnerURL: cfg.DatabaseOwnerURL, AppURL: cfg.DatabaseURL, PlatformURL: cfg.DatabasePlatformURL}
+}
+
+func seed(ctx context.Context, cfg config.Config) error {
+	p, err := db.OpenPlatform(ctx, cfg.DatabasePlatformURL, 2)
+	if err != nil {
+		return &setupError{"MERCATO_DATABASE_PLATFORM_URL", err}
+	}
+	defer p.Close()
+	return demo.Load(scope.WithActor(ctx, "system:seed"), p)
+}

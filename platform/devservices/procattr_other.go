@@ -1,0 +1,15 @@
+//go:build unix && !linux
+
+package devservices
+
+import "syscall"
+
+// serverAttr puts a detached server in its own session so it outlives the caller, and an
+// attached one in its own process group so a terminal's Ctrl-C reaches only `mercato dev`,
+// which stops it in order. (No parent-death signal outside Linux.)
+func serverAttr(detached bool) *syscall.SysProcAttr {
+	if detached {
+		return &syscall.SysProcAttr{Setsid: true}
+	}
+	return &syscall.SysProcAttr{Setpgid: true}
+}

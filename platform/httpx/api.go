@@ -1,0 +1,54 @@
+package httpx
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+
+	"mercato/platform/scope"
+)
+
+// NewAPI describes the routes registered on it in an OpenAPI 3.1 document served at
+// /openapi.json (and /openapi.yaml); apps/api renders the reference page at /docs itself,
+// so nothing is loaded from a CDN.
+func NewAPI(app *fiber.App, title, version, description string) huma.API {
+	cfg := huma.DefaultConfig(title, version)
+	cfg.Info.Description = description
+	cfg.OpenAPIPath = "/openapi"
+	cfg.DocsPath = ""
+	cfg.SchemasPath = ""
+	cfg.CreateHooks = nil // no $schema links injected into response bodies
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT or API key"},
+	}
+	return humafiber.New(app, cfg)
+}
+
+// Register adds an operation whose handler returns domain errors; they are mapped to
+// problem+json by the same rules as the Fiber error handler, and internal causes are kept for
+// the access log instead of being shown to the client.
+func Register[I, O any](api huma.API, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
+	huma.Register(api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := handler(ctx, in)
+		if err == nil {
+			return out, nil
+		}
+		p, internal := problemFor(err, scope.RequestIDFrom(ctx))
+		if internal {
+			if s := stateFrom(ctx); s != nil {
+				s.cause = err
+			}
+		}
+		if p.Status == http.StatusTooManyRequests {
+			return nil, &retryAfterProblem{p}
+		}
+		return nil, p
+	})
+}
+
+type retryAfterProblem struct{ *Problem }
+
+func (p *retryAfterProblem) GetHeaders() http.Header { return http.Header{"Retry-After": {"1"}} }
