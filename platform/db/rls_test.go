@@ -111,7 +111,7 @@ func TestSettingUnsetShowsNothing(t *testing.T) {
 	ctx := context.Background()
 	for _, table := range tenantTables(t, f.App) {
 		var n int
-		if err := f.App.Bun().NewRaw("SELECT count(*) FROM " + table).Scan(ctx, &n); err != nil {
+		if err := f.App.Bun().NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &n); err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
 		if n != 0 {
@@ -121,7 +121,7 @@ func TestSettingUnsetShowsNothing(t *testing.T) {
 			if _, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', '', true)"); err != nil {
 				return err
 			}
-			return tx.NewRaw("SELECT count(*) FROM " + table).Scan(ctx, &n)
+			return tx.NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &n)
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", table, err)

@@ -25,9 +25,9 @@ import (
 // Options configures the app.
 type Options struct {
 	Log          *slog.Logger
-	BodyLimit    int                  // bytes; larger bodies get 413
+	BodyLimit    int                   // bytes; larger bodies get 413
 	Metrics      prometheus.Registerer // where request metrics go; nil means none
-	HTTPS        bool                 // served over TLS: adds Strict-Transport-Security
+	HTTPS        bool                  // served over TLS: adds Strict-Transport-Security
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 }

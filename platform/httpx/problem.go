@@ -22,8 +22,8 @@ type Problem struct {
 }
 
 // Error, GetStatus and ContentType let huma write a Problem as it is.
-func (p *Problem) Error() string            { return p.Detail }
-func (p *Problem) GetStatus() int           { return p.Status }
+func (p *Problem) Error() string             { return p.Detail }
+func (p *Problem) GetStatus() int            { return p.Status }
 func (p *Problem) ContentType(string) string { return ProblemContentType }
 
 // ProblemContentType is the media type of every error response.
