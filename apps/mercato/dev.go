@@ -119,3 +119,18 @@ Local services:
 Press Ctrl+C to stop.
 `, config.MaskURL(cfg.DatabaseURL), s.RedisURL, s.MinIOEndpoint, s.MinIOAccessKey, s.MinIOSecretKey, s.StripeURL)
 }
+
+// services starts the local services detached, so that tests and later dev runs reuse them,
+// and prints where they are; "stop" stops them.
+func services(ctx context.Context, cfg config.Config, sub string, log *slog.Logger, out io.Writer) error {
+	if sub == "stop" {
+		return devservices.StopDetached(cfg.Root, log)
+	}
+	svc, err := devservices.Ensure(ctx, devservices.Options{Root: cfg.Root, MinIO: true, Stripe: true, Detach: true, Log: log})
+	if err != nil {
+		return &setupError{"local services", err}
+	}
+	fmt.Fprintf(out, "PostgreSQL   %s\nRedis        %s\nMinIO        http://%s (%s / %s)\nstripe-mock  %s\n",
+		svc.PostgresURL, svc.RedisURL, svc.MinIOEndpoint, svc.MinIOAccessKey, svc.MinIOSecretKey, svc.StripeURL)
+	return nil
+}

@@ -43,6 +43,8 @@ Commands:
   worker                  run the background worker and scheduler
   migrate up|down|status  apply, roll back or list database migrations
   seed                    load the demo marketplace (idempotent)
+  services [stop]         start local PostgreSQL, Redis, MinIO and stripe-mock in the background
+                          (reused by dev and tests) and print their URLs; stop stops them
   version                 print the version
 
 `
@@ -79,6 +81,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	}
 	sub := ""
+	if cmd == "services" && len(rest) > 0 && rest[0] == "stop" {
+		sub, rest = "stop", rest[1:]
+	}
 	if cmd == "migrate" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			fmt.Fprintln(stderr, "mercato: migrate needs up, down or status")
@@ -112,6 +117,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = seed(ctx, cfg)
 	case "dev":
 		err = dev(ctx, cfg, log, stdout)
+	case "services":
+		err = services(ctx, cfg, sub, log, stdout)
 	default:
 		fmt.Fprintf(stderr, "mercato: unknown command %q\n\n%s", cmd, usage)
 		return 2

@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"mercato/platform/db"
+	"mercato/platform/devservices"
 )
 
 // DefaultAdminURL is the superuser the tests use when MERCATO_TEST_ADMIN_URL is not set.
@@ -65,13 +67,28 @@ func New(tb testing.TB) *Fixture {
 	return f
 }
 
-// AdminURL is the superuser URL tests create databases with.
+// AdminURL is the superuser URL tests create databases with: MERCATO_TEST_ADMIN_URL, or the
+// PostgreSQL that devservices finds (the machine's own) or starts under .data/.
 func AdminURL() string {
 	if u := os.Getenv("MERCATO_TEST_ADMIN_URL"); u != "" {
 		return u
 	}
-	return DefaultAdminURL
+	adminOnce.Do(func() {
+		adminURL = DefaultAdminURL
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		s, err := devservices.Ensure(ctx, devservices.Options{PostgresURL: DefaultAdminURL, Detach: true})
+		if err == nil {
+			adminURL = s.PostgresURL
+		}
+	})
+	return adminURL
 }
+
+var (
+	adminOnce sync.Once
+	adminURL  string
+)
 
 // roleURL is the admin URL with another user and database.
 func roleURL(admin, user, database string) string {
