@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,21 @@ func TestMaskedHidesSecrets(t *testing.T) {
 		name := line[:strings.IndexByte(line, '=')]
 		if !strings.Contains(usage.String(), name) {
 			t.Errorf("--help does not list %s", name)
+		}
+	}
+}
+
+// docs/configuration.md must list every setting the binary reads.
+func TestDocsListEverySetting(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := config.Load(nil, env(nil))
+	for _, line := range cfg.Masked() {
+		name := line[:strings.IndexByte(line, '=')]
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("docs/configuration.md does not document %s", name)
 		}
 	}
 }
