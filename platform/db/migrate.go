@@ -140,27 +140,20 @@ func (m *Migrator) Close() error { return m.bun.Close() }
 
 // Up applies every pending migration and returns their names.
 func (m *Migrator) Up(ctx context.Context) ([]string, error) {
-	var names []string
-	err := m.locked(ctx, func() error {
-		g, err := m.m.Migrate(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate up: %w", err)
-		}
-		for _, mig := range g.Migrations {
-			names = append(names, mig.Name+"_"+mig.Comment)
-		}
-		return nil
-	})
-	return names, err
+	return m.apply(ctx, "migrate up", m.m.Migrate)
 }
 
 // Down rolls back the last group of migrations and returns their names.
 func (m *Migrator) Down(ctx context.Context) ([]string, error) {
+	return m.apply(ctx, "migrate down", m.m.Rollback)
+}
+
+func (m *Migrator) apply(ctx context.Context, op string, run func(context.Context, ...migrate.MigrationOption) (*migrate.MigrationGroup, error)) ([]string, error) {
 	var names []string
 	err := m.locked(ctx, func() error {
-		g, err := m.m.Rollback(ctx)
+		g, err := run(ctx)
 		if err != nil {
-			return fmt.Errorf("migrate down: %w", err)
+			return fmt.Errorf("%s: %w", op, err)
 		}
 		for _, mig := range g.Migrations {
 			names = append(names, mig.Name+"_"+mig.Comment)

@@ -83,10 +83,7 @@ func TestEveryTenantTableSeeded(t *testing.T) {
 	a, b := twoTenants(t, f)
 	ctx := context.Background()
 	for _, table := range tenantTables(t, f.App) {
-		col := "tenant_id"
-		if table == "tenants" {
-			col = "id"
-		}
+		col := tenantColumn(table)
 		err := f.Platform.Do(ctx, "test.count", func(tx bun.IDB) error {
 			var n int
 			if err := tx.NewRaw(fmt.Sprintf("SELECT count(DISTINCT %s) FROM %s WHERE %s IN (?, ?)", col, table, col), a, b).Scan(ctx, &n); err != nil {
@@ -137,10 +134,7 @@ func TestWithTenantSeesOnlyItsRows(t *testing.T) {
 	a, b := twoTenants(t, f)
 	ctx := context.Background()
 	for _, table := range tenantTables(t, f.App) {
-		col := "tenant_id"
-		if table == "tenants" {
-			col = "id"
-		}
+		col := tenantColumn(table)
 		var seen []uuid.UUID
 		err := f.App.WithTenant(ctx, a, func(tx bun.IDB) error {
 			return tx.NewRaw(fmt.Sprintf("SELECT DISTINCT %s FROM %s", col, table)).Scan(ctx, &seen)

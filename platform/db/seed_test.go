@@ -73,3 +73,11 @@ func tenantTables(t *testing.T, d *db.DB) []string {
 	}
 	return names
 }
+
+// tenantColumn is the column that holds the tenant: tenant_id, or id for tenants itself.
+func tenantColumn(table string) string {
+	if table == "tenants" {
+		return "id"
+	}
+	return "tenant_id"
+}
