@@ -27,7 +27,9 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	defer ln.Close()
 
 	fmt.Fprintln(out, "mercato dev: making sure PostgreSQL, Redis, MinIO and stripe-mock are running…")
-	svc, err := devservices.Ensure(ctx, devservices.Options{Root: cfg.Root, MinIO: true, Stripe: true, Log: log})
+	svc, err := devservices.Ensure(ctx, devservices.Options{
+		Root: cfg.Root, PostgresURL: cfg.DatabaseAdminURL, RedisURL: cfg.RedisURL, MinIO: true, Stripe: true, Log: log,
+	})
 	if err != nil {
 		return &setupError{"local services", err}
 	}
@@ -76,8 +78,13 @@ func withServices(cfg config.Config, s *devservices.Services) config.Config {
 			u := *admin
 			u.User = url.User(user)
 			u.Path = "/mercato"
-			if c, err := url.Parse(current); err == nil && c.Path != "" && c.Path != "/" {
-				u.Path = c.Path
+			if c, err := url.Parse(current); err == nil {
+				if c.Path != "" && c.Path != "/" {
+					u.Path = c.Path
+				}
+				if pw, ok := c.User.Password(); ok {
+					u.User = url.UserPassword(user, pw)
+				}
 			}
 			return u.String()
 		}

@@ -76,9 +76,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "version" {
+	switch cmd {
+	case "version":
 		fmt.Fprintln(stdout, "mercato", version())
 		return 0
+	case "serve", "worker", "migrate", "seed", "dev", "services":
+	default:
+		fmt.Fprintf(stderr, "mercato: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	for _, a := range rest {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fmt.Fprint(stdout, usage)
+			config.Usage(stdout)
+			return 0
+		}
 	}
 	sub := ""
 	if cmd == "services" && len(rest) > 0 && rest[0] == "stop" {
@@ -91,16 +103,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		sub, rest = rest[0], rest[1:]
 	}
-	for _, a := range rest {
-		if a == "-h" || a == "--help" || a == "-help" {
-			fmt.Fprint(stdout, usage)
-			config.Usage(stdout)
-			return 0
-		}
-	}
 	cfg, err := config.Load(rest, getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "mercato: %v\n", err)
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintf(stderr, "mercato: %s: %s\n", ce.Setting, ce.Reason)
 		return 2
 	}
 	log := newLogger(cfg, stderr)
@@ -119,9 +125,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = dev(ctx, cfg, log, stdout)
 	case "services":
 		err = services(ctx, cfg, sub, log, stdout)
-	default:
-		fmt.Fprintf(stderr, "mercato: unknown command %q\n\n%s", cmd, usage)
-		return 2
 	}
 	var se *setupError
 	switch {
@@ -143,8 +146,8 @@ func version() string {
 				return s.Value[:12]
 			}
 		}
-		if bi.Main.Version != "" {
-			return bi.Main.Version
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
 		}
 	}
 	return "dev"

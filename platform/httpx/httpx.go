@@ -50,7 +50,7 @@ func New(o Options) *fiber.App {
 		WriteTimeout:          o.WriteTimeout,
 		IdleTimeout:           2 * time.Minute,
 		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler(o.Log),
+		ErrorHandler:          errorHandler(o.Log, o.HTTPS),
 	})
 	app.Use(requestID, recoverPanics(o.Log), accessLog(o.Log, newMetrics(o.Metrics)), securityHeaders(o.HTTPS))
 	return app
@@ -137,26 +137,40 @@ func accessLog(log *slog.Logger, m *metrics) fiber.Handler {
 
 func securityHeaders(https bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		h := &c.Response().Header
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-		if https {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
+		setSecurityHeaders(c, https)
 		return c.Next()
 	}
 }
 
-// errorHandler is the one place errors become responses.
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+func setSecurityHeaders(c *fiber.Ctx, https bool) {
+	h := &c.Response().Header
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+	if https {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+}
+
+// errorHandler is the one place errors become responses. Fiber also calls it for requests it
+// refuses before any middleware runs (a body over the limit), so it makes sure those carry a
+// request id and the security headers too.
+func errorHandler(log *slog.Logger, https bool) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		ctx := c.UserContext()
-		p, internal := problemFor(err, scope.RequestIDFrom(ctx))
+		rid := scope.RequestIDFrom(ctx)
+		if rid == "" {
+			rid = uuid.Must(uuid.NewV7()).String()
+			c.Set(RequestIDHeader, rid)
+			setSecurityHeaders(c, https)
+			log.InfoContext(ctx, "request refused before routing", "request_id", rid, "method", c.Method(),
+				"path", c.Path(), "error", err.Error())
+		}
+		p, internal := problemFor(err, rid)
 		if internal {
 			if s := stateFrom(ctx); s != nil {
 				s.cause = err

@@ -150,6 +150,13 @@ func TestBodyOverLimitIs413(t *testing.T) {
 	if resp.StatusCode != 413 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
 		t.Errorf("over the limit: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
+	var p struct {
+		RequestID string `json:"request_id"`
+	}
+	_ = json.Unmarshal(b, &p)
+	if p.RequestID == "" || p.RequestID != resp.Header.Get(httpx.RequestIDHeader) || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("a refused body must still carry a request id and security headers: %v %s", resp.Header, b)
+	}
 	resp, err = http.Post(url, "text/plain", strings.NewReader("small"))
 	if err != nil {
 		t.Fatal(err)
