@@ -42,6 +42,10 @@ func openBun(ctx context.Context, url string, maxConns int) (*bun.DB, error) {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	cfg.ConnectTimeout = 5 * time.Second
+	// bun formats arguments into the SQL text itself, so every statement is unique: preparing
+	// them would cost a round trip each and churn pgx's statement cache. The simple protocol
+	// sends the finished text in one round trip.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(maxConns)
 	sqldb.SetMaxIdleConns(maxConns)

@@ -204,6 +204,22 @@ func TestMerchantFence(t *testing.T) {
 	if err != nil || len(seen) != 1 || seen[0] != m2 {
 		t.Errorf("merchant scope M2 sees %v (err %v), want only %v", seen, err, m2)
 	}
+	// Memberships: M1's owner is invisible to M2's scope, visible to M1's and to the tenant.
+	for _, tc := range []struct {
+		merchant uuid.UUID
+		want     int
+	}{{m2, 0}, {m1, 1}, {uuid.Nil, 1}} {
+		var n int
+		read := func(tx bun.IDB) error { return tx.NewRaw("SELECT count(*) FROM memberships").Scan(ctx, &n) }
+		if tc.merchant == uuid.Nil {
+			err = f.App.WithTenant(ctx, a, read)
+		} else {
+			err = f.App.WithMerchant(ctx, a, tc.merchant, read)
+		}
+		if err != nil || n != tc.want {
+			t.Errorf("memberships in merchant scope %v: %d (err %v), want %d", tc.merchant, n, err, tc.want)
+		}
+	}
 	err = f.App.WithMerchant(ctx, a, m2, func(tx bun.IDB) error {
 		res, err := tx.ExecContext(ctx, "UPDATE merchants SET name = 'taken' WHERE id = ?", m1)
 		if err != nil {
