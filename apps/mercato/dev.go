@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 
 	"mercato/apps/demo"
 	"mercato/platform/config"
@@ -39,6 +43,11 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		}
 	}()
 	cfg = withServices(cfg, svc)
+	if cfg.SecretKey == "" {
+		if cfg.SecretKey, err = devSecretKey(cfg.Root); err != nil {
+			return &setupError{"MERCATO_SECRET_KEY", err}
+		}
+	}
 
 	if err := db.Bootstrap(ctx, cfg.DatabaseAdminURL, roles(cfg)); err != nil {
 		return &setupError{"MERCATO_DATABASE_ADMIN_URL", err}
@@ -140,4 +149,22 @@ func services(ctx context.Context, cfg config.Config, sub string, log *slog.Logg
 	fmt.Fprintf(out, "PostgreSQL   %s\nRedis        %s\nMinIO        http://%s (%s / %s)\nstripe-mock  %s\n",
 		svc.PostgresURL, svc.RedisURL, svc.MinIOEndpoint, svc.MinIOAccessKey, svc.MinIOSecretKey, svc.StripeURL)
 	return nil
+}
+
+// devSecretKey reads the development secret from .data/secret-key, making it on first use, so
+// sessions and stored secrets survive restarts of dev.
+func devSecretKey(root string) (string, error) {
+	path := filepath.Join(root, ".data", "secret-key")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return string(b), nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	key := hex.EncodeToString(buf)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	return key, os.WriteFile(path, []byte(key), 0o600)
 }

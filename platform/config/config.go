@@ -40,6 +40,8 @@ type Config struct {
 	StripeSecretKey     string `env:"MERCATO_STRIPE_SECRET_KEY" flag:"stripe-secret-key" default:"sk_test_123" help:"Stripe secret key" secret:"value"`
 	StripeWebhookSecret string `env:"MERCATO_STRIPE_WEBHOOK_SECRET" flag:"stripe-webhook-secret" default:"whsec_dev" help:"secret that signs inbound Stripe webhooks" secret:"value"`
 
+	SecretKey string `env:"MERCATO_SECRET_KEY" flag:"secret-key" default:"" help:"at least 32 random characters; keys the encryption of stored secrets and the signing of cookies (dev makes one in .data/secret-key)" secret:"value"`
+
 	BodyLimit       int           `env:"MERCATO_BODY_LIMIT" flag:"body-limit" default:"4194304" help:"largest request body in bytes; larger gets 413"`
 	ShutdownTimeout time.Duration `env:"MERCATO_SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" default:"20s" help:"time in-flight requests and jobs get to finish on SIGTERM"`
 	LogLevel        string        `env:"MERCATO_LOG_LEVEL" flag:"log-level" default:"info" help:"debug, info, warn or error"`
@@ -101,6 +103,9 @@ func (c Config) validate() error {
 	}
 	if _, err := url.Parse(c.StripeAPIBase); err != nil || !strings.HasPrefix(c.StripeAPIBase, "http") {
 		return &Error{"MERCATO_STRIPE_API_BASE", "want an http(s) URL"}
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		return &Error{"MERCATO_SECRET_KEY", "must be at least 32 characters"}
 	}
 	if c.BodyLimit <= 0 {
 		return &Error{"MERCATO_BODY_LIMIT", "must be positive"}
