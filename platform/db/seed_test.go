@@ -35,6 +35,8 @@ func twoTenants(t *testing.T, f *dbtest.Fixture) (a, b uuid.UUID) {
 				`INSERT INTO tenant_domains (host, tenant_id) VALUES (?1 || '.example.com', ?0)`,
 				`INSERT INTO merchants (tenant_id, handle, name, status) VALUES (?0, 'same-handle', 'Shop', 'active'), (?0, 'second', 'Second', 'active')`,
 				`INSERT INTO shoppers (tenant_id, email) VALUES (?0, 'same@example.com')`,
+				`INSERT INTO merchant_invitations (tenant_id, email, merchant_name, token_hash, invited_by, expires_at)
+				   VALUES (?0, 'invitee@example.com', 'Invited', '\x01', 'user:x', now() + interval '1 day')`,
 				`INSERT INTO memberships (tenant_id, user_id, merchant_id, role)
 				   SELECT ?0, u.id, m.id, 'merchant_owner' FROM staff_users u, merchants m
 				   WHERE u.email = 'staff-` + a.String() + `@example.com' AND m.tenant_id = ?0 AND m.handle = 'same-handle'`,
