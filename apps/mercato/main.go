@@ -26,6 +26,7 @@ import (
 	"mercato/apps/api"
 	"mercato/apps/demo"
 	"mercato/apps/worker"
+	"mercato/platform/audit"
 	"mercato/platform/blob"
 	"mercato/platform/config"
 	"mercato/platform/db"
@@ -43,6 +44,7 @@ Commands:
   worker                  run the background worker and scheduler
   migrate up|down|status  apply, roll back or list database migrations
   seed                    load the demo marketplace (idempotent)
+  audit verify --tenant X check tenant X's audit hash chain (id, slug or "platform"); exit 1 if broken
   services [stop]         start local PostgreSQL, Redis, MinIO and stripe-mock in the background
                           (reused by dev and tests) and print their URLs; stop stops them
   version                 print the version
@@ -80,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, "mercato", version())
 		return 0
-	case "serve", "worker", "migrate", "seed", "dev", "services":
+	case "serve", "worker", "migrate", "seed", "dev", "services", "audit":
 	default:
 		fmt.Fprintf(stderr, "mercato: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -102,6 +104,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 2
 		}
 		sub, rest = rest[0], rest[1:]
+	}
+	var auditTenant string
+	if cmd == "audit" {
+		if len(rest) == 0 || rest[0] != "verify" {
+			fmt.Fprintln(stderr, "mercato: audit needs verify --tenant <id|slug|platform>")
+			return 2
+		}
+		sub, rest = rest[0], rest[1:]
+		if auditTenant, rest = takeFlag(rest, "tenant"); auditTenant == "" {
+			fmt.Fprintln(stderr, "mercato: audit verify needs --tenant <id|slug|platform>")
+			return 2
+		}
 	}
 	cfg, err := config.Load(rest, getenv)
 	var ce *config.Error
@@ -125,6 +139,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = dev(ctx, cfg, log, stdout)
 	case "services":
 		err = services(ctx, cfg, sub, log, stdout)
+	case "audit":
+		err = auditVerify(ctx, cfg, auditTenant, stdout)
 	}
 	var se *setupError
 	switch {
@@ -357,4 +373,37 @@ func seed(ctx context.Context, cfg config.Config) error {
 	}
 	defer p.Close()
 	return demo.Load(scope.WithActor(ctx, "system:seed"), p)
+}
+
+// auditVerify is `mercato audit verify --tenant X`; a broken chain exits 1.
+func auditVerify(ctx context.Context, cfg config.Config, tenant string, out io.Writer) error {
+	p, err := db.OpenPlatform(ctx, cfg.DatabasePlatformURL, 2)
+	if err != nil {
+		return &setupError{"MERCATO_DATABASE_PLATFORM_URL", err}
+	}
+	defer p.Close()
+	ok, err := audit.VerifyCommand(scope.WithActor(ctx, "system:audit-verify"), p, tenant, out)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("audit chain of %s is broken", tenant)
+	}
+	return nil
+}
+
+// takeFlag removes "--name value" or "--name=value" (one or two dashes) from args and returns
+// the value, so config.Load does not see a flag it does not know.
+func takeFlag(args []string, name string) (string, []string) {
+	for i, a := range args {
+		for _, p := range []string{"--" + name, "-" + name} {
+			switch {
+			case a == p && i+1 < len(args):
+				return args[i+1], append(args[:i:i], args[i+2:]...)
+			case strings.HasPrefix(a, p+"="):
+				return a[len(p)+1:], append(args[:i:i], args[i+1:]...)
+			}
+		}
+	}
+	return "", args
 }

@@ -31,7 +31,7 @@ const IdempotencyHeader = "Idempotency-Key"
 // first is still running gets 409, the same key with a different request gets 422. Records
 // live in PostgreSQL under RLS, scoped to the tenant and the actor, for ttl. Mount it after
 // tenant resolution and authentication, so the scope is known. 5xx answers are not kept, so
-// the caller may retry them.
+// the caller may retry them; nor are 429s.
 func Idempotency(d *db.DB, ttl time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if c.Method() != fiber.MethodPost || c.Get(IdempotencyHeader) == "" {
@@ -73,8 +73,8 @@ func Idempotency(d *db.DB, ttl time.Duration) fiber.Handler {
 		// The request is done; keep its answer even if the client went away.
 		ctx = context.WithoutCancel(ctx)
 		return inIdemScope(ctx, d, func(tx bun.IDB) error {
-			if status >= 500 {
-				return rec.release(ctx, tx)
+			if status >= 500 || status == fiber.StatusTooManyRequests {
+				return rec.release(ctx, tx) // the caller should retry these, not get them replayed
 			}
 			return rec.finish(ctx, tx, status, string(resp.Header.ContentType()), resp.Body())
 		})
