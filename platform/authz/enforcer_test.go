@@ -474,3 +474,44 @@ func BenchmarkEnforce(b *testing.B) {
 		})
 	}
 }
+
+func TestEnforceRoleMatchesTheUserDecisionTable(t *testing.T) {
+	e, err := authz.NewEnforcer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := "0193a4a0-0000-7000-8000-000000000001"
+	user := "0193a4a0-0000-7000-8000-0000000000aa"
+	for _, role := range []string{"tenant_owner", "tenant_admin", "tenant_staff", "merchant_owner", "merchant_staff", "shopper"} {
+		if err := e.AssignRole(user, role, tenant); err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range []string{"/v1/merchants/:id", "/v1/tenants", "/v1/products/:id", "/v1/payouts", "/v1/staff", "/admin/tenants"} {
+			for _, act := range []string{authz.ActionRead, authz.ActionWrite, authz.ActionDelete} {
+				byUser, err1 := e.Enforce(user, tenant, obj, act)
+				byRole, err2 := e.EnforceRole(role, tenant, obj, act)
+				if err1 != nil || err2 != nil || byUser != byRole {
+					t.Errorf("%s %s %s: user %v (%v), role %v (%v)", role, obj, act, byUser, err1, byRole, err2)
+				}
+			}
+		}
+		if err := e.RevokeRole(user, role, tenant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := e.EnforceRole("platform_admin", tenant, "/v1/tenants", authz.ActionRead); ok || !errors.Is(err, authz.ErrUnknownRole) {
+		t.Errorf("a platform role in a tenant: %v %v", ok, err)
+	}
+	if ok, err := e.EnforceRole("tenant_owner", authz.PlatformDomain, "/v1/tenants", authz.ActionRead); ok || !errors.Is(err, authz.ErrUnknownRole) {
+		t.Errorf("a tenant role in the platform domain: %v %v", ok, err)
+	}
+	if ok, _ := e.EnforceRole("platform_admin", authz.PlatformDomain, "/v1/tenants/:id/suspend", authz.ActionWrite); !ok {
+		t.Error("platform_admin may suspend tenants")
+	}
+	if ok, _ := e.EnforceRole("platform_support", authz.PlatformDomain, "/v1/tenants/:id/suspend", authz.ActionWrite); ok {
+		t.Error("platform_support must not suspend tenants")
+	}
+	if _, err := e.EnforceRole("tenant_owner,x", tenant, "/v1/tenants", authz.ActionRead); !errors.Is(err, authz.ErrBadName) {
+		t.Errorf("separator in role name: %v", err)
+	}
+}
