@@ -36,7 +36,7 @@ type storeOutput struct {
 // Routes registers the tenant directory's public API.
 func Routes(api huma.API, s *Service) {
 	httpx.Register(api, huma.Operation{
-		OperationID: "list-plans", Method: http.MethodGet, Path: "/v1/plans", Tags: []string{"Plans"},
+		OperationID: "list-plans", Security: httpx.Public(), Method: http.MethodGet, Path: "/v1/plans", Tags: []string{"Plans"},
 		Summary: "List plans", Description: "The subscription plans a tenant can choose, cheapest first.",
 	}, func(ctx context.Context, _ *struct{}) (*plansOutput, error) {
 		ps, err := s.Plans(ctx)
@@ -49,7 +49,7 @@ func Routes(api huma.API, s *Service) {
 	})
 
 	httpx.Register(api, huma.Operation{
-		OperationID: "get-storefront", Method: http.MethodGet, Path: "/v1/storefront", Tags: []string{"Storefront"},
+		OperationID: "get-storefront", Security: httpx.Public(), Method: http.MethodGet, Path: "/v1/storefront", Tags: []string{"Storefront"},
 		Summary:     "Get the store at this host",
 		Description: "The public profile of the tenant whose domain (or {slug}.{base host}) the request was sent to.",
 		Errors:      []int{http.StatusNotFound, http.StatusServiceUnavailable},

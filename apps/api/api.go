@@ -6,6 +6,8 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,9 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"mercato/platform/audit"
+	"mercato/platform/authz"
 	"mercato/platform/db"
 	"mercato/platform/httpx"
+	"mercato/platform/identity"
 	"mercato/tenants"
+	"mercato/tenants/merchants"
 )
 
 // Check is one dependency readiness depends on; nil error means it answers.
@@ -27,34 +33,86 @@ type Check func(ctx context.Context) error
 type Deps struct {
 	Log       *slog.Logger
 	DB        *db.DB
+	Identity  *identity.Service
+	Enforcer  *authz.Enforcer
 	Tenants   *tenants.Service
+	Directory *tenants.Directory
+	Merchants *merchants.Service
+	Limiter   *httpx.RateLimiter
+	CORS      fiber.Handler
 	Metrics   *prometheus.Registry
 	Checks    map[string]Check // readiness: postgres, migrations, redis, minio
 	Version   string
 	BodyLimit int
 }
 
-// New returns the Fiber app with every route mounted.
+// Rate limits per caller. Anonymous callers are counted by address, everyone else by
+// credential; the flood limit runs before authentication so bad credentials cost no lookup.
+var (
+	floodLimit         = httpx.Limit{Rate: 200, Per: time.Second, Burst: 400}
+	authenticatedLimit = httpx.Limit{Rate: 50, Per: time.Second, Burst: 100}
+	anonymousLimit     = httpx.Limit{Rate: 20, Per: time.Second, Burst: 40}
+)
+
+// New returns the Fiber app with every route mounted. The request path, in order: request id,
+// recover, access log, security headers, body limit (httpx.New) → CORS → flood limit →
+// tenant by Host (storefront) → authentication → rate limit → CSRF → idempotency →
+// authorization (huma middleware: Casbin role or API key scope, tenant scope, suspended
+// tenants) → handler.
 func New(d Deps) *fiber.App {
 	app := httpx.New(httpx.Options{Log: d.Log, BodyLimit: d.BodyLimit, Metrics: d.Metrics})
+	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{Name: "mercato_ratelimit_fallbacks_total",
+		Help: "Requests let through unlimited because Redis did not answer."})
+	d.Metrics.MustRegister(fallbacks)
 
 	app.Get("/livez", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", readyz(d.Checks))
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{})))
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/docs") })
+	app.Use(withClientIP)
 
-	// Storefront routes find their tenant by Host before anything else runs.
+	app.Use("/v1", d.CORS)
+	app.Use("/v1", httpx.RateLimit(d.Limiter, func(c *fiber.Ctx) (string, httpx.Limit, bool) {
+		return "flood:ip:" + c.IP(), floodLimit, true
+	}, d.Log, fallbacks))
 	app.Use("/v1/storefront", tenants.ByHost(d.Tenants))
-	// POSTs that carry an Idempotency-Key run once per caller and key.
+	app.Use("/v1", authenticate(d.Identity))
+	app.Use("/v1", httpx.RateLimit(d.Limiter, httpx.ActorOrIP(authenticatedLimit, anonymousLimit), d.Log, fallbacks))
+	app.Use("/v1", identity.RequireCSRF(d.Identity))
 	app.Use("/v1", httpx.Idempotency(d.DB, 24*time.Hour))
+	identity.Routes(app, d.Identity)
 
 	v1 := httpx.NewAPI(app, "Mercato API", d.Version,
 		"Multi-tenant marketplace platform. Errors are RFC 9457 problem+json; lists are cursor-paginated; "+
-			"POST accepts an Idempotency-Key header.")
+			"POST accepts an Idempotency-Key header. Staff send X-Tenant-ID to choose the tenant they work in.")
+	v1.UseMiddleware((&access{enforcer: d.Enforcer, ids: d.Identity, tenants: d.Tenants}).middleware())
 	tenants.Routes(v1, d.Tenants)
+	tenants.OperatorRoutes(v1, d.Directory)
+	merchants.Routes(v1, d.Merchants)
+	merchants.StorefrontRoutes(v1, d.Merchants)
 
 	app.Get("/docs", docsPage(v1))
 	return app
+}
+
+// authenticate reads bearer credentials everywhere under /v1, and the session cookie of the
+// area: shoppers on storefront routes, staff elsewhere.
+func authenticate(ids *identity.Service) fiber.Handler {
+	staff, shopper := identity.Authenticate(ids, identity.StaffCookie), identity.Authenticate(ids, identity.ShopperCookie)
+	return func(c *fiber.Ctx) error {
+		if strings.HasPrefix(c.Path(), "/v1/storefront") {
+			return shopper(c)
+		}
+		return staff(c)
+	}
+}
+
+// withClientIP records the caller's address for audit entries.
+func withClientIP(c *fiber.Ctx) error {
+	if ip, err := netip.ParseAddr(c.IP()); err == nil {
+		c.SetUserContext(audit.WithIP(c.UserContext(), ip))
+	}
+	return c.Next()
 }
 
 // readyz answers 200 only when every check passes, each within two seconds.

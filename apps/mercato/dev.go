@@ -75,8 +75,12 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	defer w.Shutdown()
 
+	app, err := newAPI(ctx, cfg, log, r)
+	if err != nil {
+		return err
+	}
 	printWelcome(out, cfg, svc, ln.Addr())
-	return serveHTTP(ctx, newAPI(cfg, log, r), ln, cfg.ShutdownTimeout, log)
+	return serveHTTP(ctx, app, ln, cfg.ShutdownTimeout, log)
 }
 
 // withServices points the configuration at the services Ensure found or started.

@@ -404,6 +404,9 @@ func processEnv(extra map[string]string) []string {
 			env = append(env, kv)
 		}
 	}
+	if _, ok := extra["MERCATO_SECRET_KEY"]; !ok {
+		env = append(env, "MERCATO_SECRET_KEY=e2e-secret-key-0123456789abcdef0123456789")
+	}
 	for k, v := range extra {
 		env = append(env, k+"="+v)
 	}

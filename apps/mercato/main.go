@@ -27,11 +27,15 @@ import (
 	"mercato/apps/demo"
 	"mercato/apps/worker"
 	"mercato/platform/audit"
+	"mercato/platform/authz"
 	"mercato/platform/blob"
 	"mercato/platform/config"
 	"mercato/platform/db"
+	"mercato/platform/httpx"
+	"mercato/platform/identity"
 	"mercato/platform/scope"
 	"mercato/tenants"
+	"mercato/tenants/merchants"
 )
 
 const usage = `mercato: a multi-tenant marketplace platform
@@ -184,7 +188,10 @@ type runtime struct {
 	db       *db.DB
 	platform *db.Platform
 	redis    *redis.Client
-	blob     *blob.Store
+	// limiterRedis answers rate-limit decisions; its short timeouts let a hung Redis cost a
+	// request 250 ms rather than seconds (the limiter then lets requests through).
+	limiterRedis *redis.Client
+	blob         *blob.Store
 }
 
 func (r *runtime) Close() {
@@ -196,6 +203,9 @@ func (r *runtime) Close() {
 	}
 	if r.redis != nil {
 		r.redis.Close()
+	}
+	if r.limiterRedis != nil {
+		r.limiterRedis.Close()
 	}
 }
 
@@ -217,6 +227,11 @@ func connect(ctx context.Context, cfg config.Config) (*runtime, error) {
 		return nil, &setupError{"MERCATO_REDIS_URL", err}
 	}
 	r.redis = redis.NewClient(ropts)
+	lopts := *ropts
+	lopts.MaxRetries, lopts.DialerRetries = -1, 1
+	lopts.DialTimeout, lopts.ReadTimeout, lopts.WriteTimeout = 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	lopts.ContextTimeoutEnabled = true
+	r.limiterRedis = redis.NewClient(&lopts)
 	if r.blob, err = blob.Open(blob.Options{Endpoint: cfg.MinIOEndpoint, AccessKey: cfg.MinIOAccessKey,
 		SecretKey: cfg.MinIOSecretKey, Bucket: cfg.MinIOBucket, Secure: cfg.MinIOSecure}); err != nil {
 		r.Close()
@@ -234,13 +249,50 @@ func listen(cfg config.Config) (net.Listener, error) {
 	return ln, nil
 }
 
-func newAPI(cfg config.Config, log *slog.Logger, r *runtime) *fiber.App {
+// newAPI wires the HTTP server from the runtime's connections.
+func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime) (*fiber.App, error) {
+	if cfg.SecretKey == "" {
+		return nil, &setupError{"MERCATO_SECRET_KEY", errors.New("required: at least 32 random characters")}
+	}
+	ids, err := identity.New(r.db, identity.Config{
+		SecretKey:     cfg.SecretKey,
+		Issuer:        cfg.PublicURL,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		Mailer:        &identity.CaptureMailer{}, // until the notifications issue brings SMTP
+	})
+	if err != nil {
+		return nil, &setupError{"MERCATO_SECRET_KEY", err}
+	}
+	enforcer, err := authz.NewEnforcer(nil)
+	if err != nil {
+		return nil, fmt.Errorf("authorization policy: %w", err)
+	}
+	policies, err := authz.NewPolicies(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rego policies: %w", err)
+	}
+	var origins []string
+	for _, o := range strings.Split(cfg.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	cors, err := httpx.CORS(origins)
+	if err != nil {
+		return nil, &setupError{"MERCATO_CORS_ORIGINS", err}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return api.New(api.Deps{
 		Log:       log,
 		DB:        r.db,
+		Identity:  ids,
+		Enforcer:  enforcer,
 		Tenants:   tenants.NewService(r.db, cfg.BaseHost),
+		Directory: tenants.NewDirectory(r.platform, cfg.BaseHost),
+		Merchants: merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{}),
+		Limiter:   httpx.NewRateLimiter(r.limiterRedis, "mercato:rl:"),
+		CORS:      cors,
 		Metrics:   reg,
 		Version:   version(),
 		BodyLimit: cfg.BodyLimit,
@@ -256,7 +308,7 @@ func newAPI(cfg config.Config, log *slog.Logger, r *runtime) *fiber.App {
 			"redis": func(ctx context.Context) error { return r.redis.Ping(ctx).Err() },
 			"minio": r.blob.Ping,
 		},
-	})
+	}), nil
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -270,7 +322,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer r.Close()
-	return serveHTTP(ctx, newAPI(cfg, log, r), ln, cfg.ShutdownTimeout, log)
+	app, err := newAPI(ctx, cfg, log, r)
+	if err != nil {
+		return err
+	}
+	return serveHTTP(ctx, app, ln, cfg.ShutdownTimeout, log)
 }
 
 // serveHTTP serves until ctx ends, then lets in-flight requests finish.

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -24,8 +25,13 @@ func NewAPI(app *fiber.App, title, version, description string) huma.API {
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT or API key"},
 	}
+	cfg.Security = []map[string][]string{{"bearer": {}}}
 	return humafiber.New(app, cfg)
 }
+
+// Public is the security requirement of operations anyone may call: none. Operations without
+// it inherit the API's bearer requirement and pass through authorization.
+func Public() []map[string][]string { return []map[string][]string{} }
 
 // Register adds an operation whose handler returns domain errors; they are mapped to
 // problem+json by the same rules as the Fiber error handler, and internal causes are kept for
@@ -52,3 +58,22 @@ func Register[I, O any](api huma.API, op huma.Operation, handler func(context.Co
 type retryAfterProblem struct{ *Problem }
 
 func (p *retryAfterProblem) GetHeaders() http.Header { return http.Header{"Retry-After": {"1"}} }
+
+// WriteProblem answers err from a huma middleware (authorization, say) the way Register
+// answers a handler's error.
+func WriteProblem(hctx huma.Context, err error) {
+	ctx := hctx.Context()
+	p, internal := problemFor(err, scope.RequestIDFrom(ctx))
+	if internal {
+		if s := stateFrom(ctx); s != nil {
+			s.cause = err
+		}
+	}
+	p.Instance = hctx.URL().Path
+	if p.Status == http.StatusUnauthorized {
+		hctx.SetHeader("WWW-Authenticate", `Bearer realm="mercato"`)
+	}
+	hctx.SetHeader("Content-Type", ProblemContentType)
+	hctx.SetStatus(p.Status)
+	_ = json.NewEncoder(hctx.BodyWriter()).Encode(p)
+}

@@ -119,7 +119,7 @@ func Routes(api huma.API, s *Service) {
 // StorefrontRoutes registers the public "sell with us" application, resolved by host.
 func StorefrontRoutes(api huma.API, s *Service) {
 	httpx.Register(api, huma.Operation{
-		OperationID: "apply-as-merchant", Method: http.MethodPost, Path: "/v1/storefront/merchant-applications",
+		OperationID: "apply-as-merchant", Security: httpx.Public(), Method: http.MethodPost, Path: "/v1/storefront/merchant-applications",
 		Tags: []string{"Storefront"}, Summary: "Apply to sell in this marketplace", DefaultStatus: http.StatusCreated,
 		Description: "Creates a pending merchant (approved at once when the tenant auto-approves and its plan has room).",
 		Errors:      []int{http.StatusBadRequest, http.StatusConflict},
