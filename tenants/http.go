@@ -140,14 +140,14 @@ type deleteOutput struct {
 func OperatorRoutes(api huma.API, d *Directory) {
 	const tag = "Tenants (operators)"
 	httpx.Register(api, huma.Operation{
-		OperationID: "list-tenants", Method: http.MethodGet, Path: "/v1/tenants", Tags: []string{tag},
+		OperationID: "list-tenants", Method: http.MethodGet, Path: "/v1/tenants", Tags: []string{tag}, Metadata: httpx.PlatformOnly(),
 		Summary: "List tenants", Description: "Newest first; filter by status or by part of the slug or name.",
 	}, func(ctx context.Context, in *tenantListInput) (*tenantListOutput, error) {
 		p, err := d.List(ctx, ListFilter{Status: in.Status, Query: in.Q, PageParams: in.PageParams})
 		return &tenantListOutput{Body: p}, err
 	})
 	httpx.Register(api, huma.Operation{
-		OperationID: "create-tenant", Method: http.MethodPost, Path: "/v1/tenants", Tags: []string{tag},
+		OperationID: "create-tenant", Method: http.MethodPost, Path: "/v1/tenants", Tags: []string{tag}, Metadata: httpx.PlatformOnly(),
 		Summary: "Create a tenant", DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusBadRequest, http.StatusConflict},
 	}, func(ctx context.Context, in *struct{ Body NewTenant }) (*tenantOutput, error) {
@@ -155,14 +155,14 @@ func OperatorRoutes(api huma.API, d *Directory) {
 		return &tenantOutput{Body: t}, err
 	})
 	httpx.Register(api, huma.Operation{
-		OperationID: "get-tenant", Method: http.MethodGet, Path: "/v1/tenants/{id}", Tags: []string{tag},
+		OperationID: "get-tenant", Method: http.MethodGet, Path: "/v1/tenants/{id}", Tags: []string{tag}, Metadata: httpx.PlatformOnly(),
 		Summary: "Get a tenant", Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *tenantIDInput) (*tenantOutput, error) {
 		t, err := d.Get(ctx, in.ID)
 		return &tenantOutput{Body: t}, err
 	})
 	httpx.Register(api, huma.Operation{
-		OperationID: "suspend-tenant", Method: http.MethodPost, Path: "/v1/tenants/{id}/suspend", Tags: []string{tag},
+		OperationID: "suspend-tenant", Method: http.MethodPost, Path: "/v1/tenants/{id}/suspend", Tags: []string{tag}, Metadata: httpx.PlatformOnly(),
 		Summary:     "Suspend a tenant",
 		Description: "The storefront answers 'store unavailable' and writes are refused; no data is removed.",
 		Errors:      []int{http.StatusNotFound, http.StatusConflict},
@@ -171,14 +171,14 @@ func OperatorRoutes(api huma.API, d *Directory) {
 		return &tenantOutput{Body: t}, err
 	})
 	httpx.Register(api, huma.Operation{
-		OperationID: "reactivate-tenant", Method: http.MethodPost, Path: "/v1/tenants/{id}/reactivate", Tags: []string{tag},
+		OperationID: "reactivate-tenant", Method: http.MethodPost, Path: "/v1/tenants/{id}/reactivate", Tags: []string{tag}, Metadata: httpx.PlatformOnly(),
 		Summary: "Reactivate a suspended tenant", Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *tenantIDInput) (*tenantOutput, error) {
 		t, err := d.Reactivate(ctx, in.ID)
 		return &tenantOutput{Body: t}, err
 	})
 	httpx.Register(api, huma.Operation{
-		OperationID: "export-tenant", Method: http.MethodGet, Path: "/v1/tenants/{id}/export", Tags: []string{tag},
+		OperationID: "export-tenant", Method: http.MethodGet, Path: "/v1/tenants/{id}/export", Tags: []string{tag}, Metadata: httpx.PlatformOnly(),
 		Summary:     "Export a tenant",
 		Description: "Every row of the tenant as NDJSON, one file per table plus manifest.json, in a .tar.gz.",
 		Errors:      []int{http.StatusNotFound},
@@ -192,7 +192,7 @@ func OperatorRoutes(api huma.API, d *Directory) {
 			ContentDisposition: fmt.Sprintf(`attachment; filename="%s-%s.tar.gz"`, man.Slug, man.ExportedAt.Format("20060102T150405Z"))}, nil
 	})
 	httpx.Register(api, huma.Operation{
-		OperationID: "delete-tenant", Method: http.MethodDelete, Path: "/v1/tenants/{id}", Tags: []string{tag},
+		OperationID: "delete-tenant", Method: http.MethodDelete, Path: "/v1/tenants/{id}", Tags: []string{tag}, Metadata: httpx.PlatformOnly(),
 		Summary:     "Delete a tenant and all its data",
 		Description: "Irreversible. Every row with the tenant's id is removed; the answer counts what is left (0).",
 		Errors:      []int{http.StatusBadRequest, http.StatusNotFound},

@@ -25,6 +25,7 @@ var (
 	errTenantRequired  = fault.New(fault.Invalid, "tenant_required", "you work in several tenants: send X-Tenant-ID")
 	errTenantUnknown   = fault.New(fault.NotFound, "tenant_not_found", "no such tenant")
 	errTenantSuspended = fault.New(fault.Forbidden, "tenant_suspended", "this tenant is suspended; changes are refused")
+	errNotHere         = fault.New(fault.NotFound, "not_found", "not found")
 )
 
 // TenantHeader names the tenant a staff request works in.
@@ -47,7 +48,7 @@ func (a *access) middleware() func(huma.Context, func(huma.Context)) {
 			next(hctx)
 			return
 		}
-		ctx, err := a.authorize(hctx.Context(), hctx.Header(TenantHeader), op.Method, op.Path)
+		ctx, err := a.authorize(hctx.Context(), hctx.Header(TenantHeader), op)
 		if err != nil {
 			httpx.WriteProblem(hctx, err)
 			return
@@ -56,9 +57,16 @@ func (a *access) middleware() func(huma.Context, func(huma.Context)) {
 	}
 }
 
-func (a *access) authorize(ctx context.Context, tenantHeader, method, path string) (context.Context, error) {
-	object, action := routeObject(path), actionOf(method)
+func (a *access) authorize(ctx context.Context, tenantHeader string, op *huma.Operation) (context.Context, error) {
+	path := op.Path
+	object, action := routeObject(path), actionOf(op.Method)
 	p := identity.PrincipalFrom(ctx)
+	if httpx.IsPlatformOnly(op) && (p.Kind != identity.KindStaff || p.PlatformRole == "" || tenantHeader != "") {
+		if !p.Authenticated() {
+			return ctx, errUnauthenticated
+		}
+		return ctx, errNotHere
+	}
 	var domain, role string
 	switch p.Kind {
 	case identity.KindAPIKey, identity.KindToken:

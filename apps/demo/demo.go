@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"mercato/platform/db"
+	"mercato/platform/identity"
 )
 
 // Tenant is one demo marketplace.
@@ -68,17 +69,29 @@ var Tenants = []Tenant{
 	},
 }
 
+// Password is every demo account's password; dev prints it next to the logins.
+const Password = "mercato-demo-2026"
+
 // Staff are the demo staff users: e-mail, name, platform role ("" for tenant staff), and the
-// tenant slug and role they hold there.
-var Staff = []struct{ Email, Name, PlatformRole, Tenant, Role string }{
-	{"operator@mercato.test", "Olivia Operator", "platform_admin", "", ""},
-	{"owner@lumen-goods.test", "Lars Lumen", "", "lumen", "tenant_owner"},
-	{"owner@panda-market.test", "Pan Dawei", "", "panda", "tenant_owner"},
-	{"owner@nordic-knits.test", "Nora Nordic", "", "nordic", "tenant_owner"},
+// tenant slug, merchant handle ("" for tenant-wide) and role they hold there.
+var Staff = []struct{ Email, Name, PlatformRole, Tenant, Merchant, Role string }{
+	{"operator@mercato.test", "Olivia Operator", "platform_admin", "", "", ""},
+	{"support@mercato.test", "Sam Support", "platform_support", "", "", ""},
+	{"owner@lumen-goods.test", "Lars Lumen", "", "lumen", "", "tenant_owner"},
+	{"moderator@lumen-goods.test", "Maya Moderator", "", "lumen", "", "tenant_staff"},
+	{"owner@northwind.test", "Nils Northwind", "", "lumen", "northwind-lighting", "merchant_owner"},
+	{"packer@northwind.test", "Pia Packer", "", "lumen", "northwind-lighting", "merchant_staff"},
+	{"owner@panda-market.test", "Pan Dawei", "", "panda", "", "tenant_owner"},
+	{"owner@xiangyun.test", "Xiang Yun", "", "panda", "xiangyun-tea", "merchant_owner"},
+	{"owner@nordic-knits.test", "Nora Nordic", "", "nordic", "", "tenant_owner"},
 }
 
 // Load writes the demo through the audited platform entry point.
 func Load(ctx context.Context, p *db.Platform) error {
+	hash, err := identity.HashPassword(Password) // one hash for every account: argon2id is slow on purpose
+	if err != nil {
+		return err
+	}
 	return p.Do(ctx, "demo.load", func(tx bun.IDB) error {
 		for _, pl := range Plans {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO plans (code, name, price_minor, currency, limits)
@@ -107,24 +120,25 @@ func Load(ctx context.Context, p *db.Platform) error {
 				}
 			}
 			for _, email := range t.Shoppers {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO shoppers (tenant_id, email, locale)
-					SELECT id, ?, default_locale FROM tenants WHERE slug = ? ON CONFLICT (tenant_id, email) DO NOTHING`,
-					email, t.Slug); err != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO shoppers (tenant_id, email, locale, password_hash)
+					SELECT id, ?, default_locale, ? FROM tenants WHERE slug = ? ON CONFLICT (tenant_id, email) DO NOTHING`,
+					email, hash, t.Slug); err != nil {
 					return fmt.Errorf("shopper %s: %w", email, err)
 				}
 			}
 		}
 		for _, s := range Staff {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO staff_users (email, name, platform_role)
-				VALUES (?, ?, NULLIF(?, '')) ON CONFLICT (email) DO NOTHING`, s.Email, s.Name, s.PlatformRole); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO staff_users (email, name, platform_role, password_hash)
+				VALUES (?, ?, NULLIF(?, ''), ?) ON CONFLICT (email) DO NOTHING`, s.Email, s.Name, s.PlatformRole, hash); err != nil {
 				return fmt.Errorf("staff %s: %w", s.Email, err)
 			}
 			if s.Tenant == "" {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (tenant_id, user_id, role)
-				SELECT t.id, u.id, ? FROM tenants t, staff_users u WHERE t.slug = ? AND u.email = ?
-				ON CONFLICT DO NOTHING`, s.Role, s.Tenant, s.Email); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (tenant_id, user_id, merchant_id, role)
+				SELECT t.id, u.id, (SELECT m.id FROM merchants m WHERE m.tenant_id = t.id AND m.handle = NULLIF(?, '')), ?
+				FROM tenants t, staff_users u WHERE t.slug = ? AND u.email = ?
+				ON CONFLICT DO NOTHING`, s.Merchant, s.Role, s.Tenant, s.Email); err != nil {
 				return fmt.Errorf("membership %s: %w", s.Email, err)
 			}
 		}

@@ -33,6 +33,17 @@ func NewAPI(app *fiber.App, title, version, description string) huma.API {
 // it inherit the API's bearer requirement and pass through authorization.
 func Public() []map[string][]string { return []map[string][]string{} }
 
+// PlatformOnly marks operations that exist only for operators: they are answered in the
+// platform's domain and look absent (404) from inside any tenant, whatever a tenant role's
+// policy says about the same path.
+func PlatformOnly() map[string]any { return map[string]any{"platform_only": true} }
+
+// IsPlatformOnly reports whether op was marked with PlatformOnly.
+func IsPlatformOnly(op *huma.Operation) bool {
+	v, _ := op.Metadata["platform_only"].(bool)
+	return v
+}
+
 // Register adds an operation whose handler returns domain errors; they are mapped to
 // problem+json by the same rules as the Fiber error handler, and internal causes are kept for
 // the access log instead of being shown to the client.
