@@ -192,6 +192,9 @@ type runtime struct {
 	// request 250 ms rather than seconds (the limiter then lets requests through).
 	limiterRedis *redis.Client
 	blob         *blob.Store
+	// mailer keeps outgoing mail in memory until the notifications issue brings SMTP; the
+	// admin portal will show it in dev.
+	mailer *identity.CaptureMailer
 }
 
 func (r *runtime) Close() {
@@ -212,7 +215,7 @@ func (r *runtime) Close() {
 // connect opens what the processes need. PostgreSQL must answer now; Redis and MinIO may be
 // down at start (readiness reports them) because acknowledged work waits in PostgreSQL.
 func connect(ctx context.Context, cfg config.Config) (*runtime, error) {
-	r := &runtime{}
+	r := &runtime{mailer: &identity.CaptureMailer{}}
 	var err error
 	if r.db, err = db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns); err != nil {
 		return nil, &setupError{"MERCATO_DATABASE_URL", err}
@@ -249,8 +252,8 @@ func listen(cfg config.Config) (net.Listener, error) {
 	return ln, nil
 }
 
-// newAPI wires the HTTP server from the runtime's connections.
-func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime) (*fiber.App, error) {
+// newIdentity builds the credential service both the API and the worker use.
+func newIdentity(cfg config.Config, r *runtime) (*identity.Service, error) {
 	if cfg.SecretKey == "" {
 		return nil, &setupError{"MERCATO_SECRET_KEY", errors.New("required: at least 32 random characters")}
 	}
@@ -258,10 +261,19 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 		SecretKey:     cfg.SecretKey,
 		Issuer:        cfg.PublicURL,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
-		Mailer:        &identity.CaptureMailer{}, // until the notifications issue brings SMTP
+		Mailer:        r.mailer,
 	})
 	if err != nil {
 		return nil, &setupError{"MERCATO_SECRET_KEY", err}
+	}
+	return ids, nil
+}
+
+// newAPI wires the HTTP server from the runtime's connections.
+func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime) (*fiber.App, error) {
+	ids, err := newIdentity(cfg, r)
+	if err != nil {
+		return nil, err
 	}
 	enforcer, err := authz.NewEnforcer(nil)
 	if err != nil {
@@ -351,7 +363,11 @@ func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker,
 	if err != nil {
 		return nil, &setupError{"MERCATO_REDIS_URL", err}
 	}
-	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, ShutdownTimeout: cfg.ShutdownTimeout})
+	ids, err := newIdentity(cfg, r)
+	if err != nil {
+		return nil, err
+	}
+	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout})
 }
 
 func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {

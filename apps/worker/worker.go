@@ -13,12 +13,15 @@ import (
 
 	"mercato/platform/db"
 	"mercato/platform/httpx"
+	"mercato/platform/identity"
 	"mercato/platform/scope"
 )
 
 // Task types.
 const (
 	TaskPurgeIdempotencyKeys = "maintenance:purge_idempotency_keys"
+	TaskSweepSessions        = "maintenance:sweep_sessions"
+	TaskRotateSigningKey     = "maintenance:rotate_signing_key"
 )
 
 // Deps is what the worker needs; apps/mercato builds it.
@@ -26,6 +29,7 @@ type Deps struct {
 	Log             *slog.Logger
 	Redis           asynq.RedisConnOpt
 	Platform        *db.Platform
+	Identity        *identity.Service
 	Concurrency     int
 	ShutdownTimeout time.Duration
 }
@@ -59,6 +63,24 @@ func New(d Deps) (*Worker, error) {
 		return nil
 	})
 
+	mux.HandleFunc(TaskSweepSessions, func(ctx context.Context, _ *asynq.Task) error {
+		ctx = scope.WithActor(ctx, "system:"+TaskSweepSessions)
+		n, err := d.Identity.SweepExpired(ctx, d.Platform)
+		if err != nil {
+			return err
+		}
+		d.Log.InfoContext(ctx, "swept expired sessions, resets and login throttles", "count", n)
+		return nil
+	})
+	mux.HandleFunc(TaskRotateSigningKey, func(ctx context.Context, _ *asynq.Task) error {
+		kid, err := d.Identity.Rotate(scope.WithActor(ctx, "system:"+TaskRotateSigningKey))
+		if err != nil {
+			return err
+		}
+		d.Log.InfoContext(ctx, "rotated the access-token signing key", "kid", kid)
+		return nil
+	})
+
 	scheduler := asynq.NewScheduler(d.Redis, &asynq.SchedulerOpts{Logger: asynqLogger{d.Log}})
 	// Unique keeps a second scheduler (another worker replica) from enqueueing the same tick.
 	for _, e := range []struct {
@@ -67,6 +89,9 @@ func New(d Deps) (*Worker, error) {
 		opts []asynq.Option
 	}{
 		{"@every 1h", asynq.NewTask(TaskPurgeIdempotencyKeys, nil), []asynq.Option{asynq.Queue("low"), asynq.Unique(55 * time.Minute)}},
+		{"@every 1h", asynq.NewTask(TaskSweepSessions, nil), []asynq.Option{asynq.Queue("low"), asynq.Unique(55 * time.Minute)}},
+		// Tokens live 15 minutes and retired keys verify for twice that, so monthly is plenty.
+		{"@every 720h", asynq.NewTask(TaskRotateSigningKey, nil), []asynq.Option{asynq.Queue("low"), asynq.Unique(24 * time.Hour)}},
 	} {
 		if _, err := scheduler.Register(e.spec, e.task, e.opts...); err != nil {
 			return nil, fmt.Errorf("schedule %s: %w", e.task.Type(), err)
