@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"mercato/apps/demo"
 	"mercato/platform/config"
@@ -118,20 +120,39 @@ func printWelcome(out io.Writer, cfg config.Config, s *devservices.Services, add
 	fmt.Fprintf(out, `
 Mercato is running.
 
-  API reference     %[1]s/docs
-  OpenAPI document  %[1]s/openapi.json
-  Plans (API)       %[1]s/v1/plans
-  Health            %[1]s/readyz   %[1]s/livez
-  Metrics           %[1]s/metrics
+  Admin portal      %[1]s/admin
+  Console           %[1]s/console
+  API reference     %[1]s/docs      (OpenAPI: %[1]s/openapi.json)
+  Health, metrics   %[1]s/readyz   %[1]s/metrics
 
-Demo storefronts (API, by host):
+Storefronts:
 `, base)
 	for _, t := range demo.Tenants {
-		fmt.Fprintf(out, "  %-22s http://%s.%s:%s/v1/storefront\n", t.Name, t.Slug, cfg.BaseHost, port)
+		fmt.Fprintf(out, "  %-24s http://%s.%s:%s/\n", t.Name, t.Slug, cfg.BaseHost, port)
 	}
+	fmt.Fprintf(out, "\nDemo logins (password %q):\n", demo.Password)
+	for _, st := range demo.Staff {
+		where := st.PlatformRole + " → /admin (first sign-in enrols TOTP)"
+		if st.PlatformRole == "" {
+			where = st.Role + " of " + st.Tenant
+			if st.Merchant != "" {
+				where = st.Role + " of " + st.Merchant + " (" + st.Tenant + ")"
+			}
+			where += " → /console"
+		}
+		fmt.Fprintf(out, "  %-28s %s\n", st.Email, where)
+	}
+	shopper := demo.Tenants[0].Shoppers[0]
+	var at []string
+	for _, t := range demo.Tenants {
+		if slices.Contains(t.Shoppers, shopper) {
+			at = append(at, t.Slug)
+		}
+	}
+	fmt.Fprintf(out, "  %-28s shopper at %s\n", shopper, strings.Join(at, ", "))
 	fmt.Fprintf(out, `
 Local services:
-  PostgreSQL        %s  (app role: mercato_app)
+  PostgreSQL        %s
   Redis             %s
   MinIO             http://%s  (%s / %s)
   stripe-mock       %s
