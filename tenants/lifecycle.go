@@ -339,20 +339,24 @@ func (d *Directory) Delete(ctx context.Context, id uuid.UUID, confirmSlug string
 		if err != nil {
 			return err
 		}
-		// Children first would need the FK graph; deferring is simpler: the cascade from
-		// tenants removes what references it, the loop removes the rest.
-		res, err := tx.ExecContext(ctx, "DELETE FROM tenants WHERE id = ?", id)
-		if err != nil {
+		// Count first: the cascade from tenants removes referencing rows with it, so counting
+		// deletes afterwards would hide them.
+		for _, table := range tables {
+			var n int64
+			if err := tx.NewRaw(fmt.Sprintf("SELECT count(*) FROM %s WHERE tenant_id = ?", bun.Ident(table)), id).Scan(ctx, &n); err != nil {
+				return err
+			}
+			if n > 0 {
+				rep.Deleted[table] = n
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM tenants WHERE id = ?", id); err != nil {
 			return err
 		}
-		rep.Deleted["tenants"], _ = res.RowsAffected()
+		rep.Deleted["tenants"] = 1
 		for _, table := range tables {
-			res, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE tenant_id = ?", bun.Ident(table)), id)
-			if err != nil {
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE tenant_id = ?", bun.Ident(table)), id); err != nil {
 				return fmt.Errorf("delete from %s: %w", table, err)
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				rep.Deleted[table] = n
 			}
 		}
 		for _, table := range tables {

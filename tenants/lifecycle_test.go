@@ -189,7 +189,7 @@ func TestDeleteRemovesEveryRowAndNothingElse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Remaining != 0 || rep.Deleted["tenants"] != 1 {
+	if rep.Remaining != 0 || rep.Deleted["tenants"] != 1 || rep.Deleted["merchants"] != 4 || rep.Deleted["shoppers"] != 3 {
 		t.Errorf("report: %+v", rep)
 	}
 	// Count over every table with a tenant_id, independently of the code under test.
