@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"mercato/platform/audit"
 	"mercato/platform/db"
 	"mercato/platform/fault"
 	"mercato/platform/httpx"
@@ -118,7 +119,7 @@ func (d *Directory) Create(ctx context.Context, in NewTenant) (Tenant, error) {
 				return uniqueToDomain(err)
 			}
 		}
-		return nil
+		return recordInTenant(ctx, tx, row.ID, "tenant.create", nil, in)
 	})
 	if err != nil {
 		return Tenant{}, fmt.Errorf("create tenant: %w", err)
@@ -201,21 +202,35 @@ func (d *Directory) Reactivate(ctx context.Context, id uuid.UUID) (Tenant, error
 
 func (d *Directory) setStatus(ctx context.Context, id uuid.UUID, from, to string, wrongState error) (Tenant, error) {
 	var row tenantRow
-	err := d.platform.Do(ctx, "tenant."+map[string]string{StatusSuspended: "suspend", StatusActive: "reactivate"}[to], func(tx bun.IDB) error {
+	err := d.platform.Do(ctx, "tenant."+verbOf[to], func(tx bun.IDB) error {
 		if err := tx.NewSelect().Model(&row).Where("id = ?", id).For("UPDATE").Scan(ctx); err != nil {
 			return notFound(err)
 		}
 		if row.Status != from {
 			return wrongState
 		}
+		before := row.tenant()
 		row.Status = to
-		_, err := tx.NewUpdate().Model(&row).Column("status").Set("updated_at = now()").WherePK().Exec(ctx)
-		return err
+		if _, err := tx.NewUpdate().Model(&row).Column("status").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		return recordInTenant(ctx, tx, id, "tenant."+verbOf[to], before, row.tenant())
 	})
 	if err != nil {
 		return Tenant{}, fmt.Errorf("set tenant status: %w", err)
 	}
 	return row.tenant(), nil
+}
+
+var verbOf = map[string]string{StatusSuspended: "suspend", StatusActive: "reactivate"}
+
+// recordInTenant writes an operator's change into the tenant's own audit chain too, so the
+// tenant sees who suspended it and when; the platform chain records the call as well.
+func recordInTenant(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, action string, before, after any) error {
+	if err := audit.UseTenant(ctx, tx, tenantID); err != nil {
+		return err
+	}
+	return audit.Record(ctx, tx, audit.Entry{Action: action, ResourceType: "tenant", ResourceID: tenantID.String(), Before: before, After: after})
 }
 
 func notFound(err error) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"mercato/platform/audit"
 	"mercato/platform/fault"
 	"mercato/platform/httpx"
 	"mercato/platform/scope"
@@ -108,6 +109,28 @@ func TestListSuspendReactivate(t *testing.T) {
 	}
 	if _, err := s.ResolveHost(ctx, "panda.localhost"); err != nil {
 		t.Errorf("reactivated tenant: %v", err)
+	}
+	// The tenant sees the operator's actions in its own audit log, and its chain verifies.
+	err = f.App.WithTenant(ctx, panda.ID, func(tx bun.IDB) error {
+		page, err := audit.List(ctx, tx, audit.Filter{ResourceType: "tenant"})
+		if err != nil {
+			return err
+		}
+		var actions []string
+		for _, e := range page.Items {
+			actions = append(actions, e.Action)
+		}
+		if got := strings.Join(actions, ","); got != "tenant.reactivate,tenant.suspend" {
+			t.Errorf("tenant's audit log: %s", got)
+		}
+		rep, err := audit.Verify(ctx, tx, panda.ID)
+		if err != nil || !rep.OK() {
+			t.Errorf("tenant chain: %v %+v", err, rep)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := dir.Suspend(ctx, uuid.Must(uuid.NewV7())); !errors.Is(err, tenants.ErrNotFound) {
 		t.Errorf("unknown tenant: %v", err)
