@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,7 +120,9 @@ func (s *Service) hostID(ctx context.Context, host string) (uuid.UUID, error) {
 	if len(s.hosts) > 10_000 {
 		clear(s.hosts)
 	}
-	s.hosts[host] = cachedHost{id: id, expires: now.Add(s.ttl)}
+	// Callers often pass a string that aliases a request buffer (Fiber reuses them): the
+	// cache keeps its own copy.
+	s.hosts[strings.Clone(host)] = cachedHost{id: id, expires: now.Add(s.ttl)}
 	s.mu.Unlock()
 	return id, nil
 }
