@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -22,8 +23,10 @@ import (
 	"mercato/platform/db"
 	"mercato/platform/httpx"
 	"mercato/platform/identity"
+	"mercato/platform/web"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
+	"mercato/tenants/staff"
 )
 
 // Check is one dependency readiness depends on; nil error means it answers.
@@ -38,9 +41,14 @@ type Deps struct {
 	Tenants   *tenants.Service
 	Directory *tenants.Directory
 	Merchants *merchants.Service
+	Staff     *staff.Service
 	Limiter   *httpx.RateLimiter
 	CORS      fiber.Handler
 	Metrics   *prometheus.Registry
+	// Portals mount the server-rendered areas (storefront by host, /admin, /console); apps/mercato
+	// supplies them because only it may import apps/*. The storefront comes first: on a
+	// tenant's host it answers "/", on the platform's host it steps aside.
+	Portals   []func(app *fiber.App, rateLimit RateLimitFunc) error
 	Checks    map[string]Check // readiness: postgres, migrations, redis, minio
 	Version   string
 	BodyLimit int
@@ -59,7 +67,7 @@ var (
 // tenant by Host (storefront) → authentication → rate limit → CSRF → idempotency →
 // authorization (huma middleware: Casbin role or API key scope, tenant scope, suspended
 // tenants) → handler.
-func New(d Deps) *fiber.App {
+func New(d Deps) (*fiber.App, error) {
 	app := httpx.New(httpx.Options{Log: d.Log, BodyLimit: d.BodyLimit, Metrics: d.Metrics})
 	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{Name: "mercato_ratelimit_fallbacks_total",
 		Help: "Requests let through unlimited because Redis did not answer."})
@@ -68,8 +76,21 @@ func New(d Deps) *fiber.App {
 	app.Get("/livez", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", readyz(d.Checks))
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{})))
-	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/docs") })
 	app.Use(withClientIP)
+	if err := web.Assets(app); err != nil {
+		return nil, fmt.Errorf("assets: %w", err)
+	}
+	limit := func(key string, l httpx.Limit) fiber.Handler {
+		return httpx.RateLimit(d.Limiter, func(c *fiber.Ctx) (string, httpx.Limit, bool) {
+			return key + ":ip:" + c.IP(), l, c.Method() != fiber.MethodGet
+		}, d.Log, fallbacks)
+	}
+	for _, mount := range d.Portals {
+		if err := mount(app, limit); err != nil {
+			return nil, err
+		}
+	}
+	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/docs") })
 
 	app.Use("/v1", d.CORS)
 	app.Use("/v1", httpx.RateLimit(d.Limiter, func(c *fiber.Ctx) (string, httpx.Limit, bool) {
@@ -90,10 +111,14 @@ func New(d Deps) *fiber.App {
 	tenants.OperatorRoutes(v1, d.Directory)
 	merchants.Routes(v1, d.Merchants)
 	merchants.StorefrontRoutes(v1, d.Merchants)
+	staff.Routes(v1, d.Staff)
 
 	app.Get("/docs", docsPage(v1))
-	return app
+	return app, nil
 }
+
+// RateLimitFunc makes a per-IP limit for a portal's form posts (GETs are not counted).
+type RateLimitFunc func(key string, l httpx.Limit) fiber.Handler
 
 // authenticate reads bearer credentials everywhere under /v1, and the session cookie of the
 // area: shoppers on storefront routes, staff elsewhere.

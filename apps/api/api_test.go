@@ -34,6 +34,7 @@ import (
 	"mercato/platform/scope"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
+	"mercato/tenants/staff"
 )
 
 // world is the demo marketplace served by the real middleware chain.
@@ -72,14 +73,19 @@ func newWorld(t *testing.T) *world {
 	cors, _ := httpx.CORS(nil)
 	w := &world{t: t, ids: ids, enforcer: enf, f: f, dir: tenants.NewDirectory(f.Platform, "localhost"),
 		tenant: map[string]uuid.UUID{}, merchant: map[string]map[string]uuid.UUID{}}
-	w.app = api.New(api.Deps{
+	w.app, err = api.New(api.Deps{
 		Log: slog.New(slog.DiscardHandler), DB: f.App, Identity: ids, Enforcer: enf,
 		Tenants: tenants.NewService(f.App, "localhost"), Directory: w.dir,
 		Merchants: merchants.NewService(f.App, tenants.NewPlanPolicy(pol), audit.Recorder{}),
+		Staff: staff.NewService(f.App, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: &identity.CaptureMailer{},
+			SetPasswordURL: "http://localhost:8080/console/set-password", ConsoleURL: "http://localhost:8080/console"}),
 		// A prefix per test: the budget is generous and not what these tests are about.
 		Limiter: httpx.NewRateLimiter(rdb, "test:"+uuid.NewString()+":"), CORS: cors,
 		Metrics: prometheus.NewRegistry(), Checks: map[string]api.Check{}, BodyLimit: 1 << 20,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	page, err := w.dir.List(ctx, tenants.ListFilter{})
 	if err != nil {
 		t.Fatal(err)

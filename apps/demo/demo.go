@@ -121,7 +121,8 @@ func Load(ctx context.Context, p *db.Platform) error {
 			}
 			for _, email := range t.Shoppers {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO shoppers (tenant_id, email, locale, password_hash)
-					SELECT id, ?, default_locale, ? FROM tenants WHERE slug = ? ON CONFLICT (tenant_id, email) DO NOTHING`,
+					SELECT id, ?, default_locale, ? FROM tenants WHERE slug = ?
+					ON CONFLICT (tenant_id, email) DO UPDATE SET password_hash = coalesce(shoppers.password_hash, EXCLUDED.password_hash)`,
 					email, hash, t.Slug); err != nil {
 					return fmt.Errorf("shopper %s: %w", email, err)
 				}
@@ -129,7 +130,8 @@ func Load(ctx context.Context, p *db.Platform) error {
 		}
 		for _, s := range Staff {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO staff_users (email, name, platform_role, password_hash)
-				VALUES (?, ?, NULLIF(?, ''), ?) ON CONFLICT (email) DO NOTHING`, s.Email, s.Name, s.PlatformRole, hash); err != nil {
+				VALUES (?, ?, NULLIF(?, ''), ?)
+				ON CONFLICT (email) DO UPDATE SET password_hash = coalesce(staff_users.password_hash, EXCLUDED.password_hash)`, s.Email, s.Name, s.PlatformRole, hash); err != nil {
 				return fmt.Errorf("staff %s: %w", s.Email, err)
 			}
 			if s.Tenant == "" {

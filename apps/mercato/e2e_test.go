@@ -30,6 +30,7 @@ import (
 
 	"mercato/migrations"
 	"mercato/platform/blob"
+	"mercato/apps/demo"
 	"mercato/platform/db"
 	"mercato/platform/db/dbtest"
 	"mercato/platform/devservices"
@@ -85,7 +86,8 @@ func TestDevEndToEnd(t *testing.T) {
 	waitReady(t, base, 120*time.Second)
 
 	out := p.stdout.String()
-	for _, want := range []string{"http://localhost:" + port + "/docs", "http://panda.localhost:" + port + "/v1/storefront"} {
+	for _, want := range []string{"http://localhost:" + port + "/docs", "http://localhost:" + port + "/admin",
+		"http://localhost:" + port + "/console", "http://panda.localhost:" + port + "/", demo.Password} {
 		if !strings.Contains(out, want) {
 			t.Errorf("welcome does not mention %s:\n%s", want, out)
 		}

@@ -5,11 +5,14 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -18,13 +21,15 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"mercato/apps/admin"
 	"mercato/apps/api"
+	"mercato/apps/console"
 	"mercato/apps/demo"
+	"mercato/apps/storefront"
 	"mercato/apps/worker"
 	"mercato/platform/audit"
 	"mercato/platform/authz"
@@ -33,9 +38,11 @@ import (
 	"mercato/platform/db"
 	"mercato/platform/httpx"
 	"mercato/platform/identity"
+	"mercato/platform/jobs"
 	"mercato/platform/scope"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
+	"mercato/tenants/staff"
 )
 
 const usage = `mercato: a multi-tenant marketplace platform
@@ -295,14 +302,58 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	flashKey, err := hkdf.Key(sha256.New, []byte(cfg.SecretKey), nil, "mercato flash", 32)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := url.Parse(cfg.PublicURL)
+	if err != nil || pub.Host == "" {
+		return nil, &setupError{"MERCATO_PUBLIC_URL", fmt.Errorf("want an absolute URL, got %q", cfg.PublicURL)}
+	}
+	secure := pub.Scheme == "https"
+	storefrontURL := func(slug string) string {
+		host := slug + "." + cfg.BaseHost
+		if p := pub.Port(); p != "" {
+			host += ":" + p
+		}
+		return pub.Scheme + "://" + host
+	}
+	tenantSvc := tenants.NewService(r.db, cfg.BaseHost)
+	directory := tenants.NewDirectory(r.platform, cfg.BaseHost)
+	merchantSvc := merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{})
+	staffSvc := staff.NewService(r.db, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: r.mailer,
+		SetPasswordURL: cfg.PublicURL + "/console/set-password", ConsoleURL: cfg.PublicURL + "/console"})
+	portals := []func(*fiber.App, api.RateLimitFunc) error{
+		func(app *fiber.App, limit api.RateLimitFunc) error {
+			return storefront.Routes(app, storefront.Deps{Identity: ids, Tenants: tenantSvc, Merchants: merchantSvc,
+				FlashKey: flashKey, BaseHost: cfg.BaseHost, HTTPS: secure, Log: log,
+				FormLimit: limit("storefront", httpx.Limit{Rate: 10, Per: time.Minute, Burst: 20})})
+		},
+		func(app *fiber.App, limit api.RateLimitFunc) error {
+			app.Use(admin.Prefix, limit("admin", httpx.Limit{Rate: 30, Per: time.Minute, Burst: 30}),
+				identity.Authenticate(ids, identity.StaffCookie), identity.RequireCSRF(ids))
+			return admin.Routes(app, admin.Deps{Identity: ids, Enforcer: enforcer, Directory: directory, Tenants: tenantSvc,
+				Platform: r.platform, FlashKey: flashKey, Log: log, BaseHost: cfg.BaseHost, PublicPort: pub.Port(),
+				SecureCookies: secure, StorefrontURL: func(slug string) string { return storefrontURL(slug) + "/" }})
+		},
+		func(app *fiber.App, limit api.RateLimitFunc) error {
+			app.Use(console.Prefix, limit("console", httpx.Limit{Rate: 30, Per: time.Minute, Burst: 30}),
+				identity.Authenticate(ids, identity.StaffCookie))
+			return console.Routes(app, console.Deps{Identity: ids, Enforcer: enforcer, Tenants: tenantSvc, Merchants: merchantSvc,
+				Staff: staffSvc, DB: r.db, Mailer: r.mailer, FlashKey: flashKey, BaseHost: pub.Host, SecureCookies: secure, Log: log,
+				StorefrontURL: func(t tenants.Tenant) string { return storefrontURL(t.Slug) }})
+		},
+	}
 	return api.New(api.Deps{
 		Log:       log,
 		DB:        r.db,
 		Identity:  ids,
 		Enforcer:  enforcer,
-		Tenants:   tenants.NewService(r.db, cfg.BaseHost),
-		Directory: tenants.NewDirectory(r.platform, cfg.BaseHost),
-		Merchants: merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{}),
+		Tenants:   tenantSvc,
+		Directory: directory,
+		Merchants: merchantSvc,
+		Staff:     staffSvc,
+		Portals:   portals,
 		Limiter:   httpx.NewRateLimiter(r.limiterRedis, "mercato:rl:"),
 		CORS:      cors,
 		Metrics:   reg,
@@ -320,7 +371,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 			"redis": func(ctx context.Context) error { return r.redis.Ping(ctx).Err() },
 			"minio": r.blob.Ping,
 		},
-	}), nil
+	})
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -359,7 +410,7 @@ func serveHTTP(ctx context.Context, app *fiber.App, ln net.Listener, grace time.
 }
 
 func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker, error) {
-	ropt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	ropt, err := jobs.Redis(cfg.RedisURL)
 	if err != nil {
 		return nil, &setupError{"MERCATO_REDIS_URL", err}
 	}
@@ -367,7 +418,8 @@ func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker,
 	if err != nil {
 		return nil, err
 	}
-	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout})
+	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, PlatformURL: cfg.DatabasePlatformURL,
+		Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout})
 }
 
 func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {

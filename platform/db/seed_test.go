@@ -42,15 +42,23 @@ func twoTenants(t *testing.T, f *dbtest.Fixture) (a, b uuid.UUID) {
 				   WHERE u.email = 'staff-` + a.String() + `@example.com' AND m.tenant_id = ?0 AND m.handle = 'same-handle'`,
 				`INSERT INTO idempotency_keys (tenant_id, principal, key, request_hash, expires_at)
 				   VALUES (?0, 'p', 'k', '\x00', now() + interval '1 day')`,
+				`INSERT INTO webhook_endpoints (tenant_id, id, url, event_types, secret_sealed)
+				   VALUES (?0, ?0, 'https://hooks.example.com/' || ?1, '{order.paid}', '\x00')`,
+				`INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, event_type, payload, next_attempt_at)
+				   VALUES (?0, ?0, ?0, 'order.paid', '{}', now())`,
 				`INSERT INTO shopper_sessions (tenant_id, token_hash, shopper_id, created_at, last_seen_at, expires_at)
 				   SELECT ?0, sha256(convert_to(?0::text || 'session', 'UTF8')), id, now(), now(), now() + interval '1 day' FROM shoppers WHERE tenant_id = ?0`,
 				`INSERT INTO shopper_password_resets (tenant_id, shopper_id, token_hash, created_at, expires_at)
 				   SELECT ?0, id, sha256(convert_to(?0::text || 'reset', 'UTF8')), now(), now() + interval '1 hour' FROM shoppers WHERE tenant_id = ?0`,
 				`INSERT INTO api_keys (tenant_id, name, secret_hash, scopes, created_by)
 				   VALUES (?0, 'seed', sha256(convert_to(?0::text, 'UTF8')), '{products:read}', 'system:test')`,
+				`INSERT INTO staff_password_tokens (tenant_id, user_id, token_hash, created_by, expires_at)
+				   SELECT ?0, id, sha256(convert_to(?0::text || 'staff', 'UTF8')), 'system:test', now() + interval '1 day'
+				   FROM staff_users WHERE email = 'staff-` + a.String() + `@example.com'`,
 				`INSERT INTO audit_entries (tenant_id, seq, id, at, actor, action, prev_hash, hash)
 				   VALUES (?0, 1, uuidv7(), now(), 'system:test', 'test.seed', sha256(''), sha256(''))`,
 				`INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?0, 1, sha256(''))`,
+				`INSERT INTO outbox (tenant_id, kind, payload, max_retry, timeout_seconds) VALUES (?0, 'test.seed', '{}', 0, 60)`,
 			} {
 				if _, err := tx.ExecContext(ctx, s, id, slug); err != nil {
 					return err

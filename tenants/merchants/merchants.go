@@ -29,6 +29,7 @@ var (
 	ErrTransition        = fault.New(fault.Conflict, "invalid_transition", "the merchant's status does not allow this")
 	ErrPlanLimit         = fault.New(fault.Unprocessable, "plan_limit_reached", "the marketplace's plan has no room for another active merchant")
 	ErrInvitationInvalid = fault.New(fault.NotFound, "invitation_invalid", "this invitation does not exist, was used or has expired")
+	ErrTenantDecision    = fault.New(fault.Forbidden, "tenant_decision", "only the marketplace's staff decide on merchants and invitations")
 )
 
 // Statuses. pending → active | rejected; active ⇄ suspended.
@@ -173,6 +174,9 @@ func (s *Service) roomForOneMore(ctx context.Context, tx bun.IDB, tenantID uuid.
 // with an optional note shown to the merchant. Approving checks the plan's merchant limit.
 // Errors: ErrNotFound, ErrTransition, ErrPlanLimit.
 func (s *Service) Decide(ctx context.Context, tenantID, merchantID uuid.UUID, action, note string) (Merchant, error) {
+	if _, ok := scope.MerchantFrom(ctx); ok {
+		return Merchant{}, ErrTenantDecision // a merchant never approves or reactivates itself
+	}
 	tr, ok := transitions[action]
 	if !ok {
 		return Merchant{}, fault.Fields(map[string]string{"path.action": "approve, reject, suspend or reactivate"})
@@ -287,6 +291,9 @@ type Invitation struct {
 // Invite creates an invitation valid for 7 days and returns the token for the e-mailed link
 // (only its hash is stored). Errors: invalid fields.
 func (s *Service) Invite(ctx context.Context, tenantID uuid.UUID, email, merchantName string) (string, Invitation, error) {
+	if _, ok := scope.MerchantFrom(ctx); ok {
+		return "", Invitation{}, ErrTenantDecision
+	}
 	email = strings.ToLower(strings.TrimSpace(email))
 	merchantName = strings.TrimSpace(merchantName)
 	bad := map[string]string{}

@@ -177,6 +177,12 @@ func TestListAndMerchantScope(t *testing.T) {
 	if err != nil || len(own.Items) != 1 || own.Items[0].ID != mine.ID {
 		t.Errorf("merchant scope lists %+v (%v), want only its own", own.Items, err)
 	}
+	if _, err := fx.s.Decide(scoped, lumen, mine.ID, "suspend", ""); !errors.Is(err, merchants.ErrTenantDecision) {
+		t.Errorf("a merchant deciding on itself: %v", err)
+	}
+	if _, _, err := fx.s.Invite(scoped, lumen, "x@y.test", "X"); !errors.Is(err, merchants.ErrTenantDecision) {
+		t.Errorf("a merchant inviting merchants: %v", err)
+	}
 	if _, err := fx.s.Get(scoped, lumen, all.Items[1].ID); !errors.Is(err, merchants.ErrNotFound) {
 		t.Errorf("merchant staff read another merchant: %v", err)
 	}
