@@ -28,9 +28,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/uptrace/bun"
 
+	"mercato/apps/demo"
 	"mercato/migrations"
 	"mercato/platform/blob"
-	"mercato/apps/demo"
 	"mercato/platform/db"
 	"mercato/platform/db/dbtest"
 	"mercato/platform/devservices"
