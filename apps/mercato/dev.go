@@ -18,6 +18,7 @@ import (
 	"mercato/platform/config"
 	"mercato/platform/db"
 	"mercato/platform/devservices"
+	"mercato/platform/mail"
 	"mercato/platform/scope"
 )
 
@@ -45,6 +46,13 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		}
 	}()
 	cfg = withServices(cfg, svc)
+	// A capturing SMTP server keeps every mail dev sends; the welcome says where it listens.
+	capture, err := mail.Listen("127.0.0.1:0")
+	if err != nil {
+		return &setupError{"MERCATO_SMTP_URL", err}
+	}
+	defer capture.Close()
+	cfg.SMTPURL = capture.URL()
 	if cfg.SecretKey == "" {
 		if cfg.SecretKey, err = devSecretKey(cfg.Root); err != nil {
 			return &setupError{"MERCATO_SECRET_KEY", err}
@@ -156,9 +164,10 @@ Local services:
   Redis             %s
   MinIO             http://%s  (%s / %s)
   stripe-mock       %s
+  SMTP (capturing)  %s
 
 Press Ctrl+C to stop.
-`, config.MaskURL(cfg.DatabaseURL), s.RedisURL, s.MinIOEndpoint, s.MinIOAccessKey, s.MinIOSecretKey, s.StripeURL)
+`, config.MaskURL(cfg.DatabaseURL), s.RedisURL, s.MinIOEndpoint, s.MinIOAccessKey, s.MinIOSecretKey, s.StripeURL, cfg.SMTPURL)
 }
 
 // services starts the local services detached, so that tests and later dev runs reuse them,

@@ -21,9 +21,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"github.com/uptrace/bun"
 
 	"mercato/apps/admin"
 	"mercato/apps/api"
@@ -39,6 +41,7 @@ import (
 	"mercato/platform/httpx"
 	"mercato/platform/identity"
 	"mercato/platform/jobs"
+	"mercato/platform/mail"
 	"mercato/platform/scope"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
@@ -199,9 +202,9 @@ type runtime struct {
 	// request 250 ms rather than seconds (the limiter then lets requests through).
 	limiterRedis *redis.Client
 	blob         *blob.Store
-	// mailer keeps outgoing mail in memory until the notifications issue brings SMTP; the
-	// admin portal will show it in dev.
-	mailer *identity.CaptureMailer
+	// mailer renders identity's mail (password resets, staff invitations) with the tenant's
+	// branding and sends it over SMTP.
+	mailer identity.Mailer
 }
 
 func (r *runtime) Close() {
@@ -222,7 +225,7 @@ func (r *runtime) Close() {
 // connect opens what the processes need. PostgreSQL must answer now; Redis and MinIO may be
 // down at start (readiness reports them) because acknowledged work waits in PostgreSQL.
 func connect(ctx context.Context, cfg config.Config) (*runtime, error) {
-	r := &runtime{mailer: &identity.CaptureMailer{}}
+	r := &runtime{}
 	var err error
 	if r.db, err = db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns); err != nil {
 		return nil, &setupError{"MERCATO_DATABASE_URL", err}
@@ -242,6 +245,17 @@ func connect(ctx context.Context, cfg config.Config) (*runtime, error) {
 	lopts.DialTimeout, lopts.ReadTimeout, lopts.WriteTimeout = 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
 	lopts.ContextTimeoutEnabled = true
 	r.limiterRedis = redis.NewClient(&lopts)
+	sender, err := mail.NewSender(cfg.SMTPURL, mail.SenderOptions{From: cfg.MailFrom})
+	if err != nil {
+		r.Close()
+		return nil, &setupError{"MERCATO_SMTP_URL", err}
+	}
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("mail templates: %w", err)
+	}
+	r.mailer = mail.IdentityMailer{Sender: sender, Renderer: renderer, Branding: tenantBranding(r.db, cfg.PublicURL)}
 	if r.blob, err = blob.Open(blob.Options{Endpoint: cfg.MinIOEndpoint, AccessKey: cfg.MinIOAccessKey,
 		SecretKey: cfg.MinIOSecretKey, Bucket: cfg.MinIOBucket, Secure: cfg.MinIOSecure}); err != nil {
 		r.Close()
@@ -530,4 +544,25 @@ func takeFlag(args []string, name string) (string, []string) {
 		}
 	}
 	return "", args
+}
+
+// tenantBranding gives mail the tenant's name, colour and logo.
+func tenantBranding(d *db.DB, publicURL string) func(context.Context, uuid.UUID) (mail.Branding, error) {
+	return func(ctx context.Context, id uuid.UUID) (mail.Branding, error) {
+		var row struct {
+			Name  string            `bun:"name"`
+			Theme map[string]string `bun:"theme,type:jsonb"`
+		}
+		err := d.WithTenant(ctx, id, func(tx bun.IDB) error {
+			return tx.NewRaw("SELECT name, theme FROM tenants WHERE id = ?", id).Scan(ctx, &row)
+		})
+		if err != nil {
+			return mail.Branding{}, err
+		}
+		logo := row.Theme["logo_url"]
+		if logo != "" {
+			logo = strings.TrimSuffix(publicURL, "/") + logo // the theme holds a site path; mail needs an absolute URL
+		}
+		return mail.Branding{Name: row.Name, Colour: row.Theme["primary"], LogoURL: logo}, nil
+	}
 }

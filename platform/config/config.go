@@ -43,6 +43,9 @@ type Config struct {
 
 	SecretKey string `env:"MERCATO_SECRET_KEY" flag:"secret-key" default:"" help:"at least 32 random characters; keys the encryption of stored secrets and the signing of cookies (dev makes one in .data/secret-key)" secret:"value"`
 
+	SMTPURL  string `env:"MERCATO_SMTP_URL" flag:"smtp-url" default:"smtp://127.0.0.1:1025?starttls=false" help:"SMTP server for outgoing mail: smtp://user:pass@host:port?starttls=true (dev starts a capturing server and points this at it)" secret:"url"`
+	MailFrom string `env:"MERCATO_MAIL_FROM" flag:"mail-from" default:"Mercato <noreply@localhost>" help:"From address of Mercato's mail"`
+
 	BodyLimit       int           `env:"MERCATO_BODY_LIMIT" flag:"body-limit" default:"4194304" help:"largest request body in bytes; larger gets 413"`
 	ShutdownTimeout time.Duration `env:"MERCATO_SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" default:"20s" help:"time in-flight requests and jobs get to finish on SIGTERM"`
 	LogLevel        string        `env:"MERCATO_LOG_LEVEL" flag:"log-level" default:"info" help:"debug, info, warn or error"`
