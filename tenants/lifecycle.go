@@ -146,35 +146,9 @@ type ListFilter struct {
 	httpx.PageParams
 }
 
-// List pages through tenants, newest first.
+// List pages through tenants, newest first; Browse sorts by other columns too.
 func (d *Directory) List(ctx context.Context, f ListFilter) (httpx.Page[Tenant], error) {
-	var after uuid.UUID
-	if _, err := httpx.DecodeCursor(f.Cursor, &after); err != nil {
-		return httpx.Page[Tenant]{}, err
-	}
-	var rows []tenantRow
-	err := d.platform.Do(ctx, "tenant.list", func(tx bun.IDB) error {
-		q := tx.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(int64(f.Size() + 1))
-		if after != uuid.Nil {
-			q = q.Where("id < ?", after)
-		}
-		if f.Status != "" {
-			q = q.Where("status = ?", f.Status)
-		}
-		if f.Query != "" {
-			like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.Query)) + "%"
-			q = q.Where("(slug LIKE ? OR lower(name) LIKE ?)", like, like)
-		}
-		return q.Scan(ctx)
-	})
-	if err != nil {
-		return httpx.Page[Tenant]{}, fmt.Errorf("list tenants: %w", err)
-	}
-	out := make([]Tenant, len(rows))
-	for i, r := range rows {
-		out[i] = r.tenant()
-	}
-	return httpx.PageOf(out, f.PageParams, func(t Tenant) any { return t.ID }), nil
+	return d.Browse(ctx, BrowseFilter{Status: f.Status, Query: f.Query, Sort: SortCreated, Desc: true, PageParams: f.PageParams})
 }
 
 // Get returns any tenant, for operators. Errors: ErrNotFound.

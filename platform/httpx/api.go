@@ -8,7 +8,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
+	"mercato/platform/fault"
 	"mercato/platform/scope"
 )
 
@@ -87,4 +89,16 @@ func WriteProblem(hctx huma.Context, err error) {
 	hctx.SetHeader("Content-Type", ProblemContentType)
 	hctx.SetStatus(p.Status)
 	_ = json.NewEncoder(hctx.BodyWriter()).Encode(p)
+}
+
+// ErrNoTenant is answered when a tenant route is called without a tenant in scope.
+var ErrNoTenant = fault.New(fault.Invalid, "tenant_required", "this route works inside one tenant: send X-Tenant-ID or use the tenant's host")
+
+// TenantOf is the tenant a /v1 handler works for, as authorization put it in scope.
+func TenantOf(ctx context.Context) (uuid.UUID, error) {
+	t, ok := scope.TenantFrom(ctx)
+	if !ok {
+		return uuid.Nil, ErrNoTenant
+	}
+	return t, nil
 }

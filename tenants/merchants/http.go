@@ -7,21 +7,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"mercato/platform/fault"
 	"mercato/platform/httpx"
-	"mercato/platform/scope"
 )
-
-// ErrNoTenant is answered when a tenant route is called without a tenant in scope.
-var ErrNoTenant = fault.New(fault.Invalid, "tenant_required", "this route works inside one tenant: send X-Tenant-ID or use the tenant's host")
-
-func tenantOf(ctx context.Context) (uuid.UUID, error) {
-	t, ok := scope.TenantFrom(ctx)
-	if !ok {
-		return uuid.Nil, ErrNoTenant
-	}
-	return t, nil
-}
 
 type merchantOutput struct {
 	Body Merchant
@@ -65,7 +52,7 @@ func Routes(api huma.API, s *Service) {
 		OperationID: "list-merchants", Method: http.MethodGet, Path: "/v1/merchants", Tags: []string{tag},
 		Summary: "List merchants", Description: "Newest first. Merchant staff see only their own merchant.",
 	}, func(ctx context.Context, in *listInput) (*listOutput, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +65,7 @@ func Routes(api huma.API, s *Service) {
 	}, func(ctx context.Context, in *struct {
 		ID uuid.UUID `path:"id"`
 	}) (*merchantOutput, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +78,7 @@ func Routes(api huma.API, s *Service) {
 		Description: "pending → approve/reject; active → suspend; suspended → reactivate. Approving checks the plan's merchant limit.",
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *decideInput) (*merchantOutput, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +89,7 @@ func Routes(api huma.API, s *Service) {
 		OperationID: "invite-merchant", Method: http.MethodPost, Path: "/v1/merchants/invitations", Tags: []string{tag},
 		Summary: "Invite a merchant", DefaultStatus: http.StatusCreated,
 	}, func(ctx context.Context, in *inviteInput) (*inviteOutput, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +111,7 @@ func StorefrontRoutes(api huma.API, s *Service) {
 		Description: "Creates a pending merchant (approved at once when the tenant auto-approves and its plan has room).",
 		Errors:      []int{http.StatusBadRequest, http.StatusConflict},
 	}, func(ctx context.Context, in *struct{ Body Application }) (*merchantOutput, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}

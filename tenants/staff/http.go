@@ -8,21 +8,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"mercato/platform/fault"
 	"mercato/platform/httpx"
-	"mercato/platform/scope"
 )
-
-// ErrNoTenant is answered when a staff route is called without a tenant in scope.
-var ErrNoTenant = fault.New(fault.Invalid, "tenant_required", "this route works inside one tenant: send X-Tenant-ID")
-
-func tenantOf(ctx context.Context) (uuid.UUID, error) {
-	t, ok := scope.TenantFrom(ctx)
-	if !ok {
-		return uuid.Nil, ErrNoTenant
-	}
-	return t, nil
-}
 
 type listOutput struct {
 	Body struct {
@@ -60,7 +47,7 @@ func Routes(api huma.API, s *Service) {
 		OperationID: "list-staff", Method: http.MethodGet, Path: "/v1/staff", Tags: []string{tag},
 		Summary: "List staff", Description: "Members of the tenant and its merchants with their roles. Merchant staff see only their merchant's members.",
 	}, func(ctx context.Context, _ *struct{}) (*listOutput, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +63,7 @@ func Routes(api huma.API, s *Service) {
 			"Tenant owners grant any role; tenant admins (and tenant API keys) grant tenant_staff and merchant roles; merchant owners (and merchant API keys) grant merchant_staff of their own merchant.",
 		Errors: []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *addInput) (*memberOutput, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +82,7 @@ func Routes(api huma.API, s *Service) {
 		Summary: "Change a staff member's role", Description: "Tenant roles stay tenant roles and merchant roles stay with their merchant. The last tenant owner cannot be demoted.",
 		Errors: []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *changeInput) (*memberOutput, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +94,7 @@ func Routes(api huma.API, s *Service) {
 		Summary: "Remove a staff member", Description: "Ends the membership; the person keeps their account. The last tenant owner cannot be removed.",
 		Errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *idInput) (*struct{}, error) {
-		t, err := tenantOf(ctx)
+		t, err := httpx.TenantOf(ctx)
 		if err != nil {
 			return nil, err
 		}
