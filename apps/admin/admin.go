@@ -1,7 +1,8 @@
 // Package admin is the operators' portal under /admin: sign-in with a second factor, the
-// dashboard, the tenant directory (create, suspend, reactivate, export, delete), plans and the
-// audit log viewer. Pages are rendered on the server with platform/web; every page is decided
-// by the operator's platform role through Casbin.
+// dashboard, the tenant directory (create, suspend, reactivate, export, delete), plans, the
+// audit log viewer, the job queues (asynqmon) and, in dev, the captured mail. Pages are
+// rendered on the server with platform/web; every page is decided by the operator's platform
+// role through Casbin.
 package admin
 
 import (
@@ -16,11 +17,13 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 
 	"mercato/platform/authz"
 	"mercato/platform/db"
 	"mercato/platform/fault"
 	"mercato/platform/identity"
+	"mercato/platform/mail"
 	"mercato/platform/scope"
 	"mercato/platform/web"
 	"mercato/tenants"
@@ -50,12 +53,20 @@ type Deps struct {
 	StorefrontURL func(slug string) string
 
 	Now func() time.Time // nil: time.Now
+
+	// Queues is the jobs' Redis (jobs.Redis(cfg.RedisURL)): asynqmon at /admin/queues and the
+	// dashboard's queue card. nil: neither.
+	Queues asynq.RedisConnOpt
+	// DevMail lists what dev's capturing SMTP server kept (mail.Capture.Messages), shown at
+	// /admin/dev/mail. nil (production): those pages are 404 and not in the navigation.
+	DevMail func() []mail.Captured
 }
 
 // portal holds the handlers' dependencies.
 type portal struct {
 	Deps
-	r *web.Renderer
+	r      *web.Renderer
+	queues *queueMonitor // nil without Deps.Queues
 }
 
 // Routes registers every page under /admin on router. The caller mounts
@@ -86,6 +97,18 @@ func Routes(router fiber.Router, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
+	nav := []web.NavItem{
+		{Label: "nav.dashboard", Path: Prefix},
+		{Label: "nav.tenants", Path: Prefix + "/tenants"},
+		{Label: "admin.nav.plans", Path: Prefix + "/plans"},
+		{Label: "nav.audit", Path: Prefix + "/audit"},
+	}
+	if d.Queues != nil {
+		nav = append(nav, web.NavItem{Label: "admin.nav.queues", Path: QueuesPath})
+	}
+	if d.DevMail != nil {
+		nav = append(nav, web.NavItem{Label: "admin.nav.dev_mail", Path: DevMailPath})
+	}
 	r, err := web.New(sub, web.Options{
 		Brand:         "Mercato Admin",
 		Home:          Prefix,
@@ -94,17 +117,17 @@ func Routes(router fiber.Router, d Deps) error {
 		LocalePath:    Prefix + "/locale",
 		SignOutPath:   Prefix + "/logout",
 		Now:           d.Now,
-		Nav: []web.NavItem{
-			{Label: "nav.dashboard", Path: Prefix},
-			{Label: "nav.tenants", Path: Prefix + "/tenants"},
-			{Label: "admin.nav.plans", Path: Prefix + "/plans"},
-			{Label: "nav.audit", Path: Prefix + "/audit"},
-		},
+		Nav:           nav,
 	})
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
 	a := &portal{Deps: d, r: r}
+	if d.Queues != nil {
+		if a.queues, err = newQueueMonitor(d.Queues); err != nil {
+			return fmt.Errorf("admin: %w", err)
+		}
+	}
 
 	g := router.Group(Prefix, a.session)
 	g.Get("/login", a.loginPage)
@@ -132,6 +155,18 @@ func Routes(router fiber.Router, d Deps) error {
 	g.Get("/plans", a.allow(pl, read, a.plans))
 	g.Get("/audit", a.allow(au, read, a.auditLog))
 	g.Get("/audit/verify", a.allow(au, read, a.auditVerify))
+	if a.queues != nil {
+		// asynqmon's API changes tasks with POST and DELETE: each request is decided by its method.
+		g.All("/queues", a.allowMethod(QueuesPath, a.queuesUI))
+		g.All("/queues/*", a.allowMethod(QueuesPath, a.queuesUI))
+	}
+	if d.DevMail != nil {
+		const dm = DevMailPath
+		g.Get("/dev/mail", a.allow(dm, read, a.devMailList))
+		g.Get("/dev/mail/:id", a.allow(dm, read, a.devMailShow))
+		g.Get("/dev/mail/:id/html", a.allow(dm, read, a.devMailHTML))
+		g.Get("/dev/mail/:id/raw", a.allow(dm, read, a.devMailRaw))
+	}
 	g.All("/*", a.allow(dash, read, func(c *fiber.Ctx, _ identity.Principal) error {
 		return a.r.RenderError(c, web.ErrorPage{Status: fiber.StatusNotFound})
 	}))
@@ -188,6 +223,13 @@ func (a *portal) allow(object, action string, h handler) fiber.Handler {
 			return a.r.RenderError(c, web.ErrorPage{Status: fiber.StatusForbidden})
 		}
 		return h(c, p)
+	}
+}
+
+// allowMethod is allow with the action the request's method asks for (actionOf).
+func (a *portal) allowMethod(object string, h handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return a.allow(object, actionOf(c.Method()), h)(c)
 	}
 }
 

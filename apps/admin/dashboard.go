@@ -20,6 +20,7 @@ type dashboardData struct {
 	Merchants                web.Chart
 	ByPlan                   []planRow
 	CanCreate                bool
+	Queues                   *queuesCard // nil: the portal has no queues
 }
 
 // planRow is a plan as the plans table and the dashboard show it.
@@ -44,6 +45,7 @@ func (a *portal) dashboard(c *fiber.Ctx, p identity.Principal) error {
 	d := dashboardData{
 		Total: st.Total, Active: st.ByStatus[tenants.StatusActive], Suspended: st.ByStatus[tenants.StatusSuspended],
 		Plans: len(plans), ByPlan: plans, CanCreate: a.can(p, Prefix+"/tenants", authz.ActionWrite),
+		Queues: a.queuesCard(ctx),
 		Created: web.Chart{Title: "admin.dash.created_chart", XLabel: "admin.dash.month",
 			Series: []web.Series{{Name: "nav.tenants"}}},
 		Merchants: web.Chart{Title: "admin.dash.merchants_chart", XLabel: "admin.tenant",

@@ -48,8 +48,9 @@ type world struct {
 	tenant map[string]uuid.UUID // demo slug -> id
 }
 
-// newWorld builds the world; port is the storefront links' port ("" for none).
-func newWorld(t *testing.T, port string) *world {
+// newWorld builds the world; port is the storefront links' port ("" for none); opts change
+// the portal's Deps (queues, dev mail) before it is mounted.
+func newWorld(t *testing.T, port string, opts ...func(*admin.Deps)) *world {
 	t.Helper()
 	ctx := scope.WithActor(context.Background(), "system:test")
 	f := dbtest.New(t)
@@ -83,8 +84,12 @@ func newWorld(t *testing.T, port string) *world {
 		t.Fatal(err)
 	}
 	w.app.Use(admin.Prefix, identity.Authenticate(ids, identity.StaffCookie), identity.RequireCSRF(ids))
-	if err := admin.Routes(w.app, admin.Deps{Identity: ids, Enforcer: enf, Directory: w.dir, Tenants: w.svc,
-		Platform: f.Platform, FlashKey: flashKey, BaseHost: "localhost", PublicPort: port}); err != nil {
+	deps := admin.Deps{Identity: ids, Enforcer: enf, Directory: w.dir, Tenants: w.svc,
+		Platform: f.Platform, FlashKey: flashKey, BaseHost: "localhost", PublicPort: port}
+	for _, o := range opts {
+		o(&deps)
+	}
+	if err := admin.Routes(w.app, deps); err != nil {
 		t.Fatal(err)
 	}
 	page, err := w.dir.List(ctx, tenants.ListFilter{})

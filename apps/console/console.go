@@ -27,6 +27,7 @@ import (
 	"mercato/platform/identity"
 	"mercato/platform/scope"
 	"mercato/platform/web"
+	"mercato/platform/webhooksout"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
 	"mercato/tenants/staff"
@@ -56,6 +57,8 @@ type Deps struct {
 	StorefrontURL func(t tenants.Tenant) string
 	SecureCookies bool
 	Log           *slog.Logger
+	// Webhooks manages outbound webhook endpoints; nil hides their pages.
+	Webhooks *webhooksout.Service
 }
 
 // handlers holds the console's dependencies and renderer.
@@ -136,7 +139,7 @@ func (h *handlers) pages() []page {
 	post := func(path, object, capability, action string, tenantWide bool, fn func(*fiber.Ctx, *session) error) page {
 		return page{fiber.MethodPost, path, object, capability, action, tenantWide, fn}
 	}
-	return []page{
+	pages := []page{
 		get("/", "/console", "", false, h.overview),
 		get("/account", "/console/account", "", false, h.account),
 		get("/merchants", "/console/merchants", "/v1/merchants", false, h.merchantsPage),
@@ -156,6 +159,10 @@ func (h *handlers) pages() []page {
 		get("/settings", "/console/settings", "/v1/tenants", true, h.settingsPage),
 		post("/settings", "/console/settings", "/v1/tenants", write, true, h.saveSettings),
 	}
+	if h.Webhooks != nil {
+		pages = append(pages, h.webhookPages()...)
+	}
+	return pages
 }
 
 // session is who is working, and where, for one request of the tenant area.
@@ -304,9 +311,13 @@ func (h *handlers) nav(s *session) []web.NavItem {
 		{"nav.merchants", "/merchants", "/v1/merchants", true},
 		{"nav.staff", "/staff", "/v1/staff", false},
 		{"nav.api_keys", "/api-keys", "/v1/api-keys", false},
+		{"nav.webhooks", "/webhooks", "/v1/webhooks", false},
 		{"nav.audit", "/audit", "/v1/audit", true},
 		{"nav.settings", "/settings", "/v1/tenants", true},
 	} {
+		if it.path == "/webhooks" && h.Webhooks == nil {
+			continue
+		}
 		if h.may(s, Prefix+it.path, it.capability, authz.ActionRead, it.tenantWide) {
 			items = append(items, web.NavItem{Label: it.label, Path: Prefix + it.path})
 		}

@@ -70,6 +70,7 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return err
 	}
 	defer r.Close()
+	r.devMail = capture.Messages
 	if err := r.blob.EnsureBucket(ctx); err != nil {
 		return &setupError{"MERCATO_MINIO_ENDPOINT", err}
 	}
@@ -164,7 +165,7 @@ Local services:
   Redis             %s
   MinIO             http://%s  (%s / %s)
   stripe-mock       %s
-  SMTP (capturing)  %s
+  SMTP (capturing)  %s  (mail kept: /admin/dev/mail; queues: /admin/queues)
 
 Press Ctrl+C to stop.
 `, config.MaskURL(cfg.DatabaseURL), s.RedisURL, s.MinIOEndpoint, s.MinIOAccessKey, s.MinIOSecretKey, s.StripeURL, cfg.SMTPURL)

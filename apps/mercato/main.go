@@ -205,6 +205,8 @@ type runtime struct {
 	// mailer renders identity's mail (password resets, staff invitations) with the tenant's
 	// branding and sends it over SMTP.
 	mailer identity.Mailer
+	// devMail lists what dev's capturing SMTP server kept; nil outside dev.
+	devMail func() []mail.Captured
 }
 
 func (r *runtime) Close() {
@@ -337,6 +339,10 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 	merchantSvc := merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{})
 	staffSvc := staff.NewService(r.db, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: r.mailer,
 		SetPasswordURL: cfg.PublicURL + "/console/set-password", ConsoleURL: cfg.PublicURL + "/console"})
+	queues, err := jobs.Redis(cfg.RedisURL)
+	if err != nil {
+		return nil, &setupError{"MERCATO_REDIS_URL", err}
+	}
 	portals := []func(*fiber.App, api.RateLimitFunc) error{
 		func(app *fiber.App, limit api.RateLimitFunc) error {
 			return storefront.Routes(app, storefront.Deps{Identity: ids, Tenants: tenantSvc, Merchants: merchantSvc,
@@ -348,7 +354,8 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 				identity.Authenticate(ids, identity.StaffCookie), identity.RequireCSRF(ids))
 			return admin.Routes(app, admin.Deps{Identity: ids, Enforcer: enforcer, Directory: directory, Tenants: tenantSvc,
 				Platform: r.platform, FlashKey: flashKey, Log: log, BaseHost: cfg.BaseHost, PublicPort: pub.Port(),
-				SecureCookies: secure, StorefrontURL: func(slug string) string { return storefrontURL(slug) + "/" }})
+				SecureCookies: secure, StorefrontURL: func(slug string) string { return storefrontURL(slug) + "/" },
+				Queues: queues, DevMail: r.devMail})
 		},
 		func(app *fiber.App, limit api.RateLimitFunc) error {
 			app.Use(console.Prefix, limit("console", httpx.Limit{Rate: 30, Per: time.Minute, Burst: 30}),
