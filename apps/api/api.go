@@ -24,6 +24,7 @@ import (
 	"mercato/platform/httpx"
 	"mercato/platform/identity"
 	"mercato/platform/web"
+	"mercato/platform/webhooksout"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
 	"mercato/tenants/staff"
@@ -42,6 +43,7 @@ type Deps struct {
 	Directory *tenants.Directory
 	Merchants *merchants.Service
 	Staff     *staff.Service
+	Webhooks  *webhooksout.Service
 	Limiter   *httpx.RateLimiter
 	CORS      fiber.Handler
 	Metrics   *prometheus.Registry
@@ -112,6 +114,7 @@ func New(d Deps) (*fiber.App, error) {
 	merchants.Routes(v1, d.Merchants)
 	merchants.StorefrontRoutes(v1, d.Merchants)
 	staff.Routes(v1, d.Staff)
+	webhooksout.Routes(v1, d.Webhooks)
 
 	app.Get("/docs", docsPage(v1))
 	return app, nil

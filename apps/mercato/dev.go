@@ -53,6 +53,7 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	defer capture.Close()
 	cfg.SMTPURL = capture.URL()
+	cfg.WebhooksAllowInsecure = true // dev's receivers are usually on this machine
 	if cfg.SecretKey == "" {
 		if cfg.SecretKey, err = devSecretKey(cfg.Root); err != nil {
 			return &setupError{"MERCATO_SECRET_KEY", err}

@@ -43,6 +43,7 @@ import (
 	"mercato/platform/jobs"
 	"mercato/platform/mail"
 	"mercato/platform/scope"
+	"mercato/platform/webhooksout"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
 	"mercato/tenants/staff"
@@ -205,6 +206,9 @@ type runtime struct {
 	// mailer renders identity's mail (password resets, staff invitations) with the tenant's
 	// branding and sends it over SMTP.
 	mailer identity.Mailer
+	// mailSender and mailRenderer send the platform's own mail (webhook endpoint disabled).
+	mailSender   *mail.Sender
+	mailRenderer *mail.Renderer
 	// devMail lists what dev's capturing SMTP server kept; nil outside dev.
 	devMail func() []mail.Captured
 }
@@ -258,6 +262,7 @@ func connect(ctx context.Context, cfg config.Config) (*runtime, error) {
 		return nil, fmt.Errorf("mail templates: %w", err)
 	}
 	r.mailer = mail.IdentityMailer{Sender: sender, Renderer: renderer, Branding: tenantBranding(r.db, cfg.PublicURL)}
+	r.mailSender, r.mailRenderer = sender, renderer
 	if r.blob, err = blob.Open(blob.Options{Endpoint: cfg.MinIOEndpoint, AccessKey: cfg.MinIOAccessKey,
 		SecretKey: cfg.MinIOSecretKey, Bucket: cfg.MinIOBucket, Secure: cfg.MinIOSecure}); err != nil {
 		r.Close()
@@ -335,6 +340,10 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 		return pub.Scheme + "://" + host
 	}
 	tenantSvc := tenants.NewService(r.db, cfg.BaseHost)
+	webhooks, err := newWebhooks(cfg, r)
+	if err != nil {
+		return nil, err
+	}
 	directory := tenants.NewDirectory(r.platform, cfg.BaseHost)
 	merchantSvc := merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{})
 	staffSvc := staff.NewService(r.db, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: r.mailer,
@@ -361,7 +370,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 			app.Use(console.Prefix, limit("console", httpx.Limit{Rate: 30, Per: time.Minute, Burst: 30}),
 				identity.Authenticate(ids, identity.StaffCookie))
 			return console.Routes(app, console.Deps{Identity: ids, Enforcer: enforcer, Tenants: tenantSvc, Merchants: merchantSvc,
-				Staff: staffSvc, DB: r.db, Mailer: r.mailer, FlashKey: flashKey, BaseHost: pub.Host, SecureCookies: secure, Log: log,
+				Staff: staffSvc, Webhooks: webhooks, DB: r.db, Mailer: r.mailer, FlashKey: flashKey, BaseHost: pub.Host, SecureCookies: secure, Log: log,
 				StorefrontURL: func(t tenants.Tenant) string { return storefrontURL(t.Slug) }})
 		},
 	}
@@ -374,6 +383,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 		Directory: directory,
 		Merchants: merchantSvc,
 		Staff:     staffSvc,
+		Webhooks:  webhooks,
 		Portals:   portals,
 		Limiter:   httpx.NewRateLimiter(r.limiterRedis, "mercato:rl:"),
 		CORS:      cors,
@@ -439,8 +449,56 @@ func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker,
 	if err != nil {
 		return nil, err
 	}
+	webhooks, err := newWebhooks(cfg, r)
+	if err != nil {
+		return nil, err
+	}
+	staffSvc := staff.NewService(r.db, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: r.mailer,
+		SetPasswordURL: cfg.PublicURL + "/console/set-password", ConsoleURL: cfg.PublicURL + "/console"})
+	tenantSvc := tenants.NewService(r.db, cfg.BaseHost)
+	disabledMail := webhooksout.DisabledMail{Renderer: r.mailRenderer, Sender: r.mailSender,
+		Recipients: webhookOwners(staffSvc), Branding: tenantBranding(r.db, cfg.PublicURL),
+		Locale: func(ctx context.Context, id uuid.UUID) (string, error) {
+			t, err := tenantSvc.Get(ctx, id)
+			return t.DefaultLocale, err
+		},
+		ConsoleURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/console"}
 	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, PlatformURL: cfg.DatabasePlatformURL,
-		Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout})
+		Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout, Webhooks: webhooks, NotifyWebhookDisabled: disabledMail.Notify})
+}
+
+// newWebhooks builds the outbound webhook service the API, the console and the worker share:
+// deliveries are scheduled through the outbox (JobsAdapter).
+func newWebhooks(cfg config.Config, r *runtime) (*webhooksout.Service, error) {
+	var g webhooksout.Guard // production: https, public addresses only
+	if cfg.WebhooksAllowInsecure {
+		g.AllowInsecure, g.AllowLoopback = true, true
+	}
+	s, err := webhooksout.New(r.db, webhooksout.Config{SecretKey: cfg.SecretKey, Guard: g, Jobs: webhooksout.JobsAdapter{}, Audit: audit.Recorder{}})
+	if err != nil {
+		return nil, &setupError{"MERCATO_SECRET_KEY", err}
+	}
+	return s, nil
+}
+
+// webhookOwners are who hears that a webhook endpoint was disabled: a tenant endpoint's
+// owners and administrators, a merchant endpoint's store owners.
+func webhookOwners(staffSvc *staff.Service) func(context.Context, uuid.UUID, *uuid.UUID) ([]string, error) {
+	return func(ctx context.Context, tenantID uuid.UUID, merchantID *uuid.UUID) ([]string, error) {
+		members, err := staffSvc.List(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		var to []string
+		for _, m := range members {
+			switch {
+			case merchantID == nil && (m.Role == staff.RoleTenantOwner || m.Role == staff.RoleTenantAdmin),
+				merchantID != nil && m.Role == staff.RoleMerchantOwner && m.MerchantID != nil && *m.MerchantID == *merchantID:
+				to = append(to, m.Email)
+			}
+		}
+		return to, nil
+	}
 }
 
 func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {

@@ -9,12 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
 	"mercato/platform/db"
 	"mercato/platform/httpx"
 	"mercato/platform/identity"
 	"mercato/platform/jobs"
+	"mercato/platform/webhooksout"
 )
 
 // Task types.
@@ -35,6 +37,10 @@ type Deps struct {
 	Identity        *identity.Service
 	Concurrency     int
 	ShutdownTimeout time.Duration
+	// Webhooks delivers outbound webhooks; NotifyWebhookDisabled tells an endpoint's owners
+	// it was turned off (webhooksout.DisabledMail.Notify).
+	Webhooks              *webhooksout.Service
+	NotifyWebhookDisabled func(ctx context.Context, tenantID uuid.UUID, e webhooksout.Endpoint, reason string) error
 }
 
 // Worker is the job server, the outbox relay and the scheduler of one process.
@@ -78,6 +84,7 @@ func New(d Deps) (*Worker, error) {
 			return nil
 		}},
 	}
+	kinds = append(kinds, d.Webhooks.Kinds(d.NotifyWebhookDisabled)...)
 	client := asynq.NewClient(d.Redis)
 	return &Worker{
 		log:    d.Log,

@@ -41,6 +41,8 @@ type Config struct {
 	StripeSecretKey     string `env:"MERCATO_STRIPE_SECRET_KEY" flag:"stripe-secret-key" default:"sk_test_123" help:"Stripe secret key" secret:"value"`
 	StripeWebhookSecret string `env:"MERCATO_STRIPE_WEBHOOK_SECRET" flag:"stripe-webhook-secret" default:"whsec_dev" help:"secret that signs inbound Stripe webhooks" secret:"value"`
 
+	WebhooksAllowInsecure bool `env:"MERCATO_WEBHOOKS_ALLOW_INSECURE" flag:"webhooks-allow-insecure" default:"false" help:"dev and tests only: outbound webhooks may use http:// and loopback addresses"`
+
 	SecretKey string `env:"MERCATO_SECRET_KEY" flag:"secret-key" default:"" help:"at least 32 random characters; keys the encryption of stored secrets and the signing of cookies (dev makes one in .data/secret-key)" secret:"value"`
 
 	SMTPURL  string `env:"MERCATO_SMTP_URL" flag:"smtp-url" default:"smtp://127.0.0.1:1025?starttls=false" help:"SMTP server for outgoing mail: smtp://user:pass@host:port?starttls=true (dev starts a capturing server and points this at it)" secret:"url"`
