@@ -93,6 +93,21 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 	}
 
+	t.Run("portals", func(t *testing.T) {
+		for _, tc := range []struct{ path, host, want string }{
+			{"/admin/login", "", "<form"},
+			{"/console/login", "", "<form"},
+			{"/", "lumen.localhost:" + port, "Lumen Goods"},
+			{"/", "panda.localhost:" + port, "熊猫市集"},
+			{"/sell", "lumen.localhost:" + port, "<form"},
+		} {
+			res := httpDo(t, http.MethodGet, base+tc.path, tc.host, nil)
+			if res.status != http.StatusOK || !strings.Contains(res.body, tc.want) {
+				t.Errorf("%s%s: %d, want 200 with %q", tc.host, tc.path, res.status, tc.want)
+			}
+		}
+	})
+
 	t.Run("livez", func(t *testing.T) {
 		res := httpDo(t, http.MethodGet, base+"/livez", "", nil)
 		wantStatus(t, res, http.StatusOK)

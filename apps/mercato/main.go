@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -198,10 +199,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 type runtime struct {
 	db       *db.DB
 	platform *db.Platform
-	redis    *redis.Client
+	redis    redis.UniversalClient
 	// limiterRedis answers rate-limit decisions; its short timeouts let a hung Redis cost a
 	// request 250 ms rather than seconds (the limiter then lets requests through).
-	limiterRedis *redis.Client
+	limiterRedis redis.UniversalClient
 	blob         *blob.Store
 	// mailer renders identity's mail (password resets, staff invitations) with the tenant's
 	// branding and sends it over SMTP.
@@ -240,17 +241,10 @@ func connect(ctx context.Context, cfg config.Config) (*runtime, error) {
 		r.Close()
 		return nil, &setupError{"MERCATO_DATABASE_PLATFORM_URL", err}
 	}
-	ropts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
+	if r.redis, r.limiterRedis, err = redisClients(cfg.RedisURL); err != nil {
 		r.Close()
 		return nil, &setupError{"MERCATO_REDIS_URL", err}
 	}
-	r.redis = redis.NewClient(ropts)
-	lopts := *ropts
-	lopts.MaxRetries, lopts.DialerRetries = -1, 1
-	lopts.DialTimeout, lopts.ReadTimeout, lopts.WriteTimeout = 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
-	lopts.ContextTimeoutEnabled = true
-	r.limiterRedis = redis.NewClient(&lopts)
 	sender, err := mail.NewSender(cfg.SMTPURL, mail.SenderOptions{From: cfg.MailFrom})
 	if err != nil {
 		r.Close()
@@ -630,4 +624,36 @@ func tenantBranding(d *db.DB, publicURL string) func(context.Context, uuid.UUID)
 		}
 		return mail.Branding{Name: row.Name, Colour: row.Theme["primary"], LogoURL: logo}, nil
 	}
+}
+
+// redisClients makes the Redis clients of the API from MERCATO_REDIS_URL, in every form jobs
+// understands (single server, Sentinel, Cluster): one for readiness and queues, and one for
+// rate limits whose short timeouts let a hung Redis cost a request milliseconds, not seconds
+// (the limiter then lets requests through).
+func redisClients(url string) (main, limiter redis.UniversalClient, err error) {
+	opt, err := jobs.Redis(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	const dial, rw = 200 * time.Millisecond, 100 * time.Millisecond
+	var fast asynq.RedisConnOpt
+	switch o := opt.(type) {
+	case asynq.RedisClientOpt:
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = dial, rw, rw
+		fast = o
+	case asynq.RedisFailoverClientOpt:
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = dial, rw, rw
+		fast = o
+	case asynq.RedisClusterClientOpt:
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = dial, rw, rw
+		fast = o
+	default:
+		fast = opt
+	}
+	main, ok1 := opt.MakeRedisClient().(redis.UniversalClient)
+	limiter, ok2 := fast.MakeRedisClient().(redis.UniversalClient)
+	if !ok1 || !ok2 {
+		return nil, nil, fmt.Errorf("unsupported redis client for %s", config.MaskURL(url))
+	}
+	return main, limiter, nil
 }
