@@ -457,8 +457,14 @@ func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker,
 			return t.DefaultLocale, err
 		},
 		ConsoleURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/console"}
+	policies, err := authz.NewPolicies(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("rego policies: %w", err)
+	}
+	merchantSvc := merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{})
 	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, PlatformURL: cfg.DatabasePlatformURL,
-		Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout, Webhooks: webhooks, NotifyWebhookDisabled: disabledMail.Notify})
+		Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout, Webhooks: webhooks, NotifyWebhookDisabled: disabledMail.Notify,
+		Merchants: merchantSvc, TellMerchantApproved: tellMerchantApproved(r, tenantSvc, cfg.PublicURL)})
 }
 
 // newWebhooks builds the outbound webhook service the API, the console and the worker share:
@@ -656,4 +662,26 @@ func redisClients(url string) (main, limiter redis.UniversalClient, err error) {
 		return nil, nil, fmt.Errorf("unsupported redis client for %s", config.MaskURL(url))
 	}
 	return main, limiter, nil
+}
+
+// tellMerchantApproved mails a merchant's contact that the marketplace approved it, in the
+// tenant's language and branding.
+func tellMerchantApproved(r *runtime, ts *tenants.Service, publicURL string) func(context.Context, uuid.UUID, merchants.Merchant) error {
+	branding := tenantBranding(r.db, publicURL)
+	return func(ctx context.Context, tenantID uuid.UUID, m merchants.Merchant) error {
+		t, err := ts.Get(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		b, err := branding(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		subject, text, html, err := r.mailRenderer.Render(mail.EventMerchantApproved, t.DefaultLocale, b, mail.MerchantApproved{
+			MerchantName: m.Name, Note: m.DecisionNote, ConsoleURL: strings.TrimSuffix(publicURL, "/") + "/console/login"})
+		if err != nil {
+			return err
+		}
+		return r.mailSender.Send(ctx, mail.Message{To: []string{m.ContactEmail}, Subject: subject, Text: text, HTML: html})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"mercato/platform/identity"
 	"mercato/platform/jobs"
 	"mercato/platform/webhooksout"
+	"mercato/tenants/merchants"
 )
 
 // Task types.
@@ -41,6 +42,9 @@ type Deps struct {
 	// it was turned off (webhooksout.DisabledMail.Notify).
 	Webhooks              *webhooksout.Service
 	NotifyWebhookDisabled func(ctx context.Context, tenantID uuid.UUID, e webhooksout.Endpoint, reason string) error
+	// Merchants tells approved merchants they may sell (TellMerchantApproved mails them).
+	Merchants            *merchants.Service
+	TellMerchantApproved func(ctx context.Context, tenantID uuid.UUID, m merchants.Merchant) error
 }
 
 // Worker is the job server, the outbox relay and the scheduler of one process.
@@ -85,6 +89,7 @@ func New(d Deps) (*Worker, error) {
 		}},
 	}
 	kinds = append(kinds, d.Webhooks.Kinds(d.NotifyWebhookDisabled)...)
+	kinds = append(kinds, d.Merchants.Kinds(d.TellMerchantApproved)...)
 	client := asynq.NewClient(d.Redis)
 	return &Worker{
 		log:    d.Log,

@@ -154,6 +154,11 @@ func (s *Service) Apply(ctx context.Context, tenantID uuid.UUID, a Application) 
 			}
 			return err
 		}
+		if m.Status == StatusActive {
+			if err := enqueueApproved(ctx, tx, m.ID); err != nil {
+				return err
+			}
+		}
 		return s.audit.Record(ctx, tx, "merchant.apply", "merchant", m.ID.String(), nil, m.merchant())
 	})
 	if err != nil {
@@ -207,6 +212,11 @@ func (s *Service) Decide(ctx context.Context, tenantID, merchantID uuid.UUID, ac
 		if _, err := tx.NewUpdate().Model(&m).Column("status", "decided_at", "decided_by", "decision_note").
 			Set("updated_at = now()").Where("tenant_id = ? AND id = ?", tenantID, merchantID).Exec(ctx); err != nil {
 			return err
+		}
+		if action == "approve" {
+			if err := enqueueApproved(ctx, tx, m.ID); err != nil {
+				return err
+			}
 		}
 		return s.audit.Record(ctx, tx, "merchant."+action, "merchant", m.ID.String(), before, m.merchant())
 	})

@@ -2,6 +2,7 @@ package merchants_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"mercato/platform/db/dbtest"
 	"mercato/platform/fault"
 	"mercato/platform/httpx"
+	"mercato/platform/jobs"
 	"mercato/platform/scope"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
@@ -229,5 +231,50 @@ func TestInvitations(t *testing.T) {
 	}
 	if got, err := fx.s.AcceptInvitation(ctx, lumen, fresh, "hook-shop", nil); err != nil || got.Handle != "hook-shop" {
 		t.Errorf("after a failed hook the invitation must still be usable: %v", err)
+	}
+}
+
+func TestApprovalTellsTheMerchantOnce(t *testing.T) {
+	fx := setup(t)
+	ctx := staff(context.Background())
+	lumen := fx.tenants["lumen"]
+	pending, _ := fx.s.List(ctx, lumen, merchants.ListFilter{Status: merchants.StatusPending})
+	m := pending.Items[0]
+	count := func() (n int) {
+		t.Helper()
+		if err := fx.f.App.WithTenant(ctx, lumen, func(tx bun.IDB) error {
+			return tx.NewRaw("SELECT count(*) FROM outbox WHERE kind = ?", merchants.KindApproved).Scan(ctx, &n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := fx.s.Decide(ctx, lumen, m.ID, "reject", ""); err != nil {
+		t.Fatal(err)
+	}
+	if count() != 0 {
+		t.Fatal("a rejection must not tell the merchant it was approved")
+	}
+	other, _ := fx.s.Apply(ctx, lumen, merchants.Application{StoreName: "Told", Handle: "told-shop", ContactEmail: "told@x.test"})
+	if _, err := fx.s.Decide(ctx, lumen, other.ID, "approve", "welcome"); err != nil {
+		t.Fatal(err)
+	}
+	if count() != 1 {
+		t.Fatalf("%d approval tasks in the outbox, want 1", count())
+	}
+	var told []merchants.Merchant
+	kind := fx.s.Kinds(func(_ context.Context, tenantID uuid.UUID, m merchants.Merchant) error {
+		if tenantID != lumen {
+			t.Errorf("told tenant %v", tenantID)
+		}
+		told = append(told, m)
+		return nil
+	})[0]
+	data, _ := json.Marshal(map[string]string{"merchant_id": other.ID.String()})
+	if err := kind.Handler(ctx, jobs.Payload{TenantID: lumen, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	if len(told) != 1 || told[0].ContactEmail != "told@x.test" || told[0].DecisionNote != "welcome" {
+		t.Errorf("told %+v", told)
 	}
 }
