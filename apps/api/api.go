@@ -26,6 +26,8 @@ import (
 	"mercato/platform/web"
 	"mercato/platform/webhooksout"
 	"mercato/tenants"
+	"mercato/tenants/catalog"
+	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
 	"mercato/tenants/staff"
 )
@@ -43,10 +45,13 @@ type Deps struct {
 	Directory *tenants.Directory
 	Merchants *merchants.Service
 	Staff     *staff.Service
+	Inventory *inventory.Service
+	Catalog   *catalog.Service
 	Webhooks  *webhooksout.Service
 	Limiter   *httpx.RateLimiter
 	CORS      fiber.Handler
 	Metrics   *prometheus.Registry
+	Limits    *RateLimits // nil: DefaultRateLimits
 	// Portals mount the server-rendered areas (storefront by host, /admin, /console); apps/mercato
 	// supplies them because only it may import apps/*. The storefront comes first: on a
 	// tenant's host it answers "/", on the platform's host it steps aside.
@@ -56,13 +61,21 @@ type Deps struct {
 	BodyLimit int
 }
 
-// Rate limits per caller. Anonymous callers are counted by address, everyone else by
-// credential; the flood limit runs before authentication so bad credentials cost no lookup.
-var (
-	floodLimit         = httpx.Limit{Rate: 200, Per: time.Second, Burst: 400}
-	authenticatedLimit = httpx.Limit{Rate: 50, Per: time.Second, Burst: 100}
-	anonymousLimit     = httpx.Limit{Rate: 20, Per: time.Second, Burst: 40}
-)
+// RateLimits are the per-caller limits of /v1. Anonymous callers are counted by address,
+// everyone else by credential; the flood limit runs before authentication so bad credentials
+// cost no lookup.
+type RateLimits struct {
+	Flood, Authenticated, Anonymous httpx.Limit
+}
+
+// DefaultRateLimits are the production limits.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		Flood:         httpx.Limit{Rate: 200, Per: time.Second, Burst: 400},
+		Authenticated: httpx.Limit{Rate: 50, Per: time.Second, Burst: 100},
+		Anonymous:     httpx.Limit{Rate: 20, Per: time.Second, Burst: 40},
+	}
+}
 
 // New returns the Fiber app with every route mounted. The request path, in order: request id,
 // recover, access log, security headers, body limit (httpx.New) → CORS → flood limit →
@@ -71,6 +84,10 @@ var (
 // tenants) → handler.
 func New(d Deps) (*fiber.App, error) {
 	app := httpx.New(httpx.Options{Log: d.Log, BodyLimit: d.BodyLimit, Metrics: d.Metrics})
+	limits := DefaultRateLimits()
+	if d.Limits != nil {
+		limits = *d.Limits
+	}
 	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{Name: "mercato_ratelimit_fallbacks_total",
 		Help: "Requests let through unlimited because Redis did not answer."})
 	d.Metrics.MustRegister(fallbacks)
@@ -96,11 +113,11 @@ func New(d Deps) (*fiber.App, error) {
 
 	app.Use("/v1", d.CORS)
 	app.Use("/v1", httpx.RateLimit(d.Limiter, func(c *fiber.Ctx) (string, httpx.Limit, bool) {
-		return "flood:ip:" + c.IP(), floodLimit, true
+		return "flood:ip:" + c.IP(), limits.Flood, true
 	}, d.Log, fallbacks))
 	app.Use("/v1/storefront", tenants.ByHost(d.Tenants))
 	app.Use("/v1", authenticate(d.Identity))
-	app.Use("/v1", httpx.RateLimit(d.Limiter, httpx.ActorOrIP(authenticatedLimit, anonymousLimit), d.Log, fallbacks))
+	app.Use("/v1", httpx.RateLimit(d.Limiter, httpx.ActorOrIP(limits.Authenticated, limits.Anonymous), d.Log, fallbacks))
 	app.Use("/v1", identity.RequireCSRF(d.Identity))
 	app.Use("/v1", httpx.Idempotency(d.DB, 24*time.Hour))
 	identity.Routes(app, d.Identity)
@@ -114,6 +131,8 @@ func New(d Deps) (*fiber.App, error) {
 	merchants.Routes(v1, d.Merchants)
 	merchants.StorefrontRoutes(v1, d.Merchants)
 	staff.Routes(v1, d.Staff)
+	inventory.Routes(v1, d.Inventory)
+	catalog.Routes(v1, d.Catalog)
 	webhooksout.Routes(v1, d.Webhooks)
 
 	app.Get("/docs", docsPage(v1))

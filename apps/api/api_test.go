@@ -33,9 +33,13 @@ import (
 	"mercato/platform/identity"
 	"mercato/platform/scope"
 	"mercato/tenants"
+	"mercato/tenants/catalog"
+	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
 	"mercato/tenants/staff"
 )
+
+var lots = httpx.Limit{Rate: 10_000, Per: time.Second, Burst: 10_000}
 
 // world is the demo marketplace served by the real middleware chain.
 type world struct {
@@ -79,6 +83,10 @@ func newWorld(t *testing.T) *world {
 		Merchants: merchants.NewService(f.App, tenants.NewPlanPolicy(pol), audit.Recorder{}),
 		Staff: staff.NewService(f.App, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: &identity.CaptureMailer{},
 			SetPasswordURL: "http://localhost:8080/console/set-password", ConsoleURL: "http://localhost:8080/console"}),
+		Inventory: inventory.NewService(f.App, audit.Recorder{}),
+		// Every route × every role from one address: far more than a client's budget.
+		Limits:  &api.RateLimits{Flood: lots, Authenticated: lots, Anonymous: lots},
+		Catalog: catalog.NewService(f.App, pol, audit.Recorder{}),
 		// A prefix per test: the budget is generous and not what these tests are about.
 		Limiter: httpx.NewRateLimiter(rdb, "test:"+uuid.NewString()+":"), CORS: cors,
 		Metrics: prometheus.NewRegistry(), Checks: map[string]api.Check{}, BodyLimit: 1 << 20,
@@ -203,12 +211,13 @@ func (w *world) operations() []*huma.Operation {
 	var ops []*huma.Operation
 	for path, methods := range spec.Paths {
 		for method, rawOp := range methods {
-			var op huma.Operation
+			var op struct {
+				Security []map[string][]string `json:"security"` // [] marks a public operation
+			}
 			if err := json.Unmarshal(rawOp, &op); err != nil {
 				w.t.Fatal(err)
 			}
-			op.Method, op.Path = strings.ToUpper(method), path
-			ops = append(ops, &op)
+			ops = append(ops, &huma.Operation{Method: strings.ToUpper(method), Path: path, Security: op.Security})
 		}
 	}
 	if len(ops) < 10 {

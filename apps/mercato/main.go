@@ -46,6 +46,8 @@ import (
 	"mercato/platform/scope"
 	"mercato/platform/webhooksout"
 	"mercato/tenants"
+	"mercato/tenants/catalog"
+	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
 	"mercato/tenants/staff"
 )
@@ -377,6 +379,8 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 		Directory: directory,
 		Merchants: merchantSvc,
 		Staff:     staffSvc,
+		Inventory: inventory.NewService(r.db, audit.Recorder{}),
+		Catalog:   catalog.NewService(r.db, policies, audit.Recorder{}),
 		Webhooks:  webhooks,
 		Portals:   portals,
 		Limiter:   httpx.NewRateLimiter(r.limiterRedis, "mercato:rl:"),

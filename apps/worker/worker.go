@@ -17,6 +17,7 @@ import (
 	"mercato/platform/identity"
 	"mercato/platform/jobs"
 	"mercato/platform/webhooksout"
+	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
 )
 
@@ -25,6 +26,7 @@ const (
 	TaskPurgeIdempotencyKeys = "maintenance:purge_idempotency_keys"
 	TaskSweepSessions        = "maintenance:sweep_sessions"
 	TaskRotateSigningKey     = "maintenance:rotate_signing_key"
+	TaskExpireReservations   = "inventory:expire_reservations"
 )
 
 // Deps is what the worker needs; apps/mercato builds it.
@@ -87,6 +89,16 @@ func New(d Deps) (*Worker, error) {
 			d.Log.InfoContext(ctx, "rotated the access-token signing key", "kid", kid)
 			return nil
 		}},
+		{Name: TaskExpireReservations, Queue: jobs.QueueCritical, Handler: func(ctx context.Context, _ jobs.Payload) error {
+			n, err := inventory.ExpireDue(ctx, d.Platform, time.Now(), 500)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				d.Log.InfoContext(ctx, "released expired stock reservations", "count", n)
+			}
+			return nil
+		}},
 	}
 	kinds = append(kinds, d.Webhooks.Kinds(d.NotifyWebhookDisabled)...)
 	kinds = append(kinds, d.Merchants.Kinds(d.TellMerchantApproved)...)
@@ -104,6 +116,8 @@ func New(d Deps) (*Worker, error) {
 			{Kind: TaskSweepSessions, Every: time.Hour, Queue: jobs.QueueLow},
 			// Tokens live 15 minutes and retired keys verify for twice that, so monthly is plenty.
 			{Kind: TaskRotateSigningKey, Every: 720 * time.Hour, Queue: jobs.QueueLow},
+			// Held stock returns to sale within a minute of its checkout's expiry.
+			{Kind: TaskExpireReservations, Every: time.Minute, Queue: jobs.QueueCritical},
 		}},
 	}, nil
 }

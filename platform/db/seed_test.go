@@ -59,6 +59,23 @@ func twoTenants(t *testing.T, f *dbtest.Fixture) (a, b uuid.UUID) {
 				   VALUES (?0, 1, uuidv7(), now(), 'system:test', 'test.seed', sha256(''), sha256(''))`,
 				`INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?0, 1, sha256(''))`,
 				`INSERT INTO outbox (tenant_id, kind, payload, max_retry, timeout_seconds) VALUES (?0, 'test.seed', '{}', 0, 60)`,
+				`INSERT INTO categories (tenant_id, id, slug, name) VALUES (?0, ?0, 'same-category', '{"en": "Same"}')`,
+				`INSERT INTO attribute_definitions (tenant_id, code, type, name) VALUES (?0, 'material', 'text', '{"en": "Material"}')`,
+				`INSERT INTO products (tenant_id, id, merchant_id, slug, category_id)
+				   SELECT ?0, ?0, id, 'same-product', ?0 FROM merchants WHERE tenant_id = ?0 AND handle = 'same-handle'`,
+				`INSERT INTO product_translations (tenant_id, product_id, merchant_id, locale, title) SELECT ?0, id, merchant_id, 'en', 'Same' FROM products WHERE tenant_id = ?0`,
+				`INSERT INTO product_options (tenant_id, product_id, merchant_id, code, name, "values") SELECT ?0, id, merchant_id, 'size', '{"en": "Size"}', '{M}' FROM products WHERE tenant_id = ?0`,
+				`INSERT INTO product_images (tenant_id, product_id, merchant_id, key) SELECT ?0, id, merchant_id, 'img/same.jpg' FROM products WHERE tenant_id = ?0`,
+				`INSERT INTO variants (tenant_id, id, product_id, merchant_id, sku) SELECT ?0, ?0, id, merchant_id, 'SAME-SKU' FROM products WHERE tenant_id = ?0`,
+				`INSERT INTO variant_prices (tenant_id, variant_id, merchant_id, currency, amount_minor) SELECT ?0, id, merchant_id, 'USD', 1000 FROM variants WHERE tenant_id = ?0`,
+				`INSERT INTO stock_locations (tenant_id, id, merchant_id, name, is_default)
+				   SELECT ?0, ?0, id, 'Main', true FROM merchants WHERE tenant_id = ?0 AND handle = 'same-handle'`,
+				`INSERT INTO inventory_levels (tenant_id, variant_id, location_id, merchant_id, on_hand, reserved)
+				   SELECT ?0, ?0, id, merchant_id, 5, 1 FROM stock_locations WHERE tenant_id = ?0 AND id = ?0`,
+				`INSERT INTO inventory_adjustments (tenant_id, variant_id, location_id, merchant_id, delta, reason, actor, on_hand_after)
+				   SELECT ?0, ?0, id, merchant_id, 5, 'received', 'system:test', 5 FROM stock_locations WHERE tenant_id = ?0 AND id = ?0`,
+				`INSERT INTO reservations (tenant_id, variant_id, location_id, merchant_id, quantity, owner_ref, expires_at)
+				   SELECT ?0, ?0, id, merchant_id, 1, 'checkout', now() + interval '15 minutes' FROM stock_locations WHERE tenant_id = ?0 AND id = ?0`,
 			} {
 				if _, err := tx.ExecContext(ctx, s, id, slug); err != nil {
 					return err

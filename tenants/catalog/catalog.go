@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -141,6 +142,13 @@ func (s *Service) inScope(ctx context.Context, tenantID uuid.UUID, fn func(tx bu
 		return s.db.WithMerchant(ctx, tenantID, m, fn)
 	}
 	return s.db.WithTenant(ctx, tenantID, fn)
+}
+
+// publicOnly reports whether the caller buys rather than sells: shoppers (whom the policy lets
+// read /v1/products) must see live products only, never drafts or the moderation queue.
+func publicOnly(ctx context.Context) bool {
+	a := string(scope.ActorFrom(ctx))
+	return strings.HasPrefix(a, "shopper:") || strings.HasPrefix(a, "guest:")
 }
 
 // tenantStaff refuses callers in a merchant scope.

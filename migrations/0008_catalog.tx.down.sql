@@ -1,0 +1,2 @@
+DROP TABLE product_images, variant_prices, variants, product_options, product_translations, products,
+  attribute_definitions, categories;
