@@ -19,6 +19,7 @@ import (
 // two theme colours and its default language.
 type Settings struct {
 	AutoApproveMerchants bool   `json:"auto_approve_merchants"`
+	RequireListingReview bool   `json:"require_listing_review" doc:"products wait for a moderator before they go live"`
 	DefaultLocale        string `json:"default_locale" enum:"en,zh-CN"`
 	Primary              string `json:"primary,omitempty" doc:"#rrggbb; empty for the platform's default"`
 	Accent               string `json:"accent,omitempty" doc:"#rrggbb; empty for the platform's default"`
@@ -32,7 +33,8 @@ type settingsRow struct {
 
 func (r settingsRow) settings() Settings {
 	auto, _ := r.Settings["auto_approve_merchants"].(bool)
-	return Settings{AutoApproveMerchants: auto, DefaultLocale: r.DefaultLocale,
+	review, _ := r.Settings["require_listing_review"].(bool)
+	return Settings{AutoApproveMerchants: auto, RequireListingReview: review, DefaultLocale: r.DefaultLocale,
 		Primary: r.Theme["primary"], Accent: r.Theme["accent"]}
 }
 
@@ -102,6 +104,7 @@ func (s *Service) UpdateSettings(ctx context.Context, tenantID uuid.UUID, in Set
 			row.Theme = map[string]string{}
 		}
 		row.Settings["auto_approve_merchants"] = in.AutoApproveMerchants
+		row.Settings["require_listing_review"] = in.RequireListingReview
 		for k, v := range map[string]string{"primary": in.Primary, "accent": in.Accent} {
 			if v == "" {
 				delete(row.Theme, k)

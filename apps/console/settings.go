@@ -19,6 +19,9 @@ func settingsValues(st tenants.Settings) map[string]string {
 	if st.AutoApproveMerchants {
 		v["auto_approve"] = "on"
 	}
+	if st.RequireListingReview {
+		v["listing_review"] = "on"
+	}
 	return v
 }
 
@@ -38,7 +41,7 @@ func (h *handlers) settingsPage(c *fiber.Ctx, s *session) error {
 
 func (h *handlers) saveSettings(c *fiber.Ctx, s *session) error {
 	values := web.FormValues(c)
-	in := tenants.Settings{AutoApproveMerchants: values["auto_approve"] == "on", DefaultLocale: values["default_locale"],
+	in := tenants.Settings{AutoApproveMerchants: values["auto_approve"] == "on", RequireListingReview: values["listing_review"] == "on", DefaultLocale: values["default_locale"],
 		Primary: values["primary"], Accent: values["accent"]}
 	if _, err := h.Tenants.UpdateSettings(c.UserContext(), s.member.TenantID, in); err != nil {
 		if web.Fixable(err) {
