@@ -39,6 +39,10 @@ type access struct {
 	enforcer *authz.Enforcer
 	ids      *identity.Service
 	tenants  *tenants.Service
+	// customRoles holds the tenants' own staff roles (tenants/staff); nil means none exist.
+	customRoles interface {
+		RolePermissions(ctx context.Context, tenantID uuid.UUID, name string) ([][2]string, bool, error)
+	}
 }
 
 func (a *access) middleware() func(huma.Context, func(huma.Context)) {
@@ -91,6 +95,9 @@ func (a *access) authorize(ctx context.Context, tenantHeader string, op *huma.Op
 		return ctx, errUnauthenticated
 	}
 	ok, err := a.enforcer.EnforceRole(role, domain, object, action)
+	if errors.Is(err, authz.ErrUnknownRole) && p.Kind == identity.KindStaff && domain != authz.PlatformDomain {
+		ok, err = a.customRole(ctx, role, domain, object, action)
+	}
 	if err != nil && !errors.Is(err, authz.ErrUnknownRole) {
 		return ctx, err
 	}
@@ -102,6 +109,24 @@ func (a *access) authorize(ctx context.Context, tenantHeader string, op *huma.Op
 	}
 	t, _ := uuid.Parse(domain)
 	return a.refuseSuspendedWrites(ctx, t, action)
+}
+
+// customRole decides for a membership role that is not built in: the tenant's custom role of
+// that name, read for this request like the membership itself. A name the tenant does not
+// define is denied.
+func (a *access) customRole(ctx context.Context, role, domain, object, action string) (bool, error) {
+	if a.customRoles == nil {
+		return false, nil
+	}
+	t, err := uuid.Parse(domain)
+	if err != nil {
+		return false, err
+	}
+	perms, found, err := a.customRoles.RolePermissions(ctx, t, role)
+	if err != nil || !found {
+		return false, err
+	}
+	return a.enforcer.AllowedBy(perms, object, action)
 }
 
 // staffDomain picks the tenant a staff request works in: X-Tenant-ID (which must be one of the

@@ -125,12 +125,13 @@ func New(d Deps) (*fiber.App, error) {
 	v1 := httpx.NewAPI(app, "Mercato API", d.Version,
 		"Multi-tenant marketplace platform. Errors are RFC 9457 problem+json; lists are cursor-paginated; "+
 			"POST accepts an Idempotency-Key header. Staff send X-Tenant-ID to choose the tenant they work in.")
-	v1.UseMiddleware((&access{enforcer: d.Enforcer, ids: d.Identity, tenants: d.Tenants}).middleware())
+	v1.UseMiddleware((&access{enforcer: d.Enforcer, ids: d.Identity, tenants: d.Tenants, customRoles: d.Staff}).middleware())
 	tenants.Routes(v1, d.Tenants)
 	tenants.OperatorRoutes(v1, d.Directory)
 	merchants.Routes(v1, d.Merchants)
 	merchants.StorefrontRoutes(v1, d.Merchants)
 	staff.Routes(v1, d.Staff)
+	staff.RoleRoutes(v1, d.Staff)
 	inventory.Routes(v1, d.Inventory)
 	catalog.Routes(v1, d.Catalog)
 	webhooksout.Routes(v1, d.Webhooks)

@@ -81,7 +81,7 @@ func newWorld(t *testing.T) *world {
 		Log: slog.New(slog.DiscardHandler), DB: f.App, Identity: ids, Enforcer: enf,
 		Tenants: tenants.NewService(f.App, "localhost"), Directory: w.dir,
 		Merchants: merchants.NewService(f.App, tenants.NewPlanPolicy(pol), audit.Recorder{}),
-		Staff: staff.NewService(f.App, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: &identity.CaptureMailer{},
+		Staff: staff.NewService(f.App, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: &identity.CaptureMailer{}, Permissions: enf,
 			SetPasswordURL: "http://localhost:8080/console/set-password", ConsoleURL: "http://localhost:8080/console"}),
 		Inventory: inventory.NewService(f.App, audit.Recorder{}),
 		// Every route × every role from one address: far more than a client's budget.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -632,15 +633,19 @@ func listenUnclaimed(t *testing.T) net.Listener {
 			ln.Close()
 		}
 	}()
+	// Ports come from below Linux's ephemeral range (32768–60999), so no other listener on
+	// ":0" (a child process's SMTP capture, say) can be handed a port a test just released
+	// and make "nothing listens here any more" look false.
 	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port := 20000 + mrand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatalf("listen: %v", err)
+			continue // in use
 		}
 		if _, taken := claimedPorts.LoadOrStore(ln.Addr().String(), true); !taken {
 			return ln
 		}
-		rejected = append(rejected, ln) // held open so the kernel offers another port
+		rejected = append(rejected, ln)
 	}
 	t.Fatal("no unclaimed loopback port after 100 tries")
 	return nil

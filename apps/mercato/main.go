@@ -342,7 +342,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 	}
 	directory := tenants.NewDirectory(r.platform, cfg.BaseHost)
 	merchantSvc := merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{})
-	staffSvc := staff.NewService(r.db, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: r.mailer,
+	staffSvc := staff.NewService(r.db, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: r.mailer, Permissions: enforcer,
 		SetPasswordURL: cfg.PublicURL + "/console/set-password", ConsoleURL: cfg.PublicURL + "/console"})
 	queues, err := jobs.Redis(cfg.RedisURL)
 	if err != nil {

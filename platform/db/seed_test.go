@@ -58,6 +58,7 @@ func twoTenants(t *testing.T, f *dbtest.Fixture) (a, b uuid.UUID) {
 				`INSERT INTO audit_entries (tenant_id, seq, id, at, actor, action, prev_hash, hash)
 				   VALUES (?0, 1, uuidv7(), now(), 'system:test', 'test.seed', sha256(''), sha256(''))`,
 				`INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?0, 1, sha256(''))`,
+				`INSERT INTO custom_roles (tenant_id, name, permissions) VALUES (?0, 'same_role', '[["/v1/products/*", "read"]]')`,
 				`INSERT INTO outbox (tenant_id, kind, payload, max_retry, timeout_seconds) VALUES (?0, 'test.seed', '{}', 0, 60)`,
 				`INSERT INTO categories (tenant_id, id, slug, name) VALUES (?0, ?0, 'same-category', '{"en": "Same"}')`,
 				`INSERT INTO attribute_definitions (tenant_id, code, type, name) VALUES (?0, 'material', 'text', '{"en": "Material"}')`,

@@ -24,15 +24,15 @@ type memberOutput struct {
 type addInput struct {
 	Body struct {
 		Email      string     `json:"email" format:"email" maxLength:"254"`
-		Role       string     `json:"role" enum:"tenant_owner,tenant_admin,tenant_staff,merchant_owner,merchant_staff"`
-		MerchantID *uuid.UUID `json:"merchant_id,omitempty" doc:"required for merchant_owner and merchant_staff, absent for tenant roles"`
+		Role       string     `json:"role" pattern:"^[a-z][a-z0-9_]{1,62}$" doc:"a built-in role (tenant_owner, tenant_admin, tenant_staff, merchant_owner, merchant_staff) or a custom role of the tenant"`
+		MerchantID *uuid.UUID `json:"merchant_id,omitempty" doc:"required for merchant_owner, merchant_staff and merchant-scoped custom roles, absent for tenant roles"`
 	}
 }
 
 type changeInput struct {
 	ID   uuid.UUID `path:"id" doc:"membership id"`
 	Body struct {
-		Role string `json:"role" enum:"tenant_owner,tenant_admin,tenant_staff,merchant_owner,merchant_staff"`
+		Role string `json:"role" pattern:"^[a-z][a-z0-9_]{1,62}$" doc:"a built-in role (tenant_owner, tenant_admin, tenant_staff, merchant_owner, merchant_staff) or a custom role of the tenant"`
 	}
 }
 

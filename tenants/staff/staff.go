@@ -2,8 +2,8 @@
 // its merchants, their built-in roles and who may grant which, and the one-time links that let
 // a person added without a password choose one.
 //
-// Roles are the built-in templates of policies/roles.csv; custom roles (authz.AddCustomRole)
-// are out of scope here. Authorization of the route comes first (Casbin); this package adds the
+// Roles are the built-in templates of policies/roles.csv and the tenant's own custom roles
+// (roles.go), which only a tenant owner defines and grants. Authorization of the route comes first (Casbin); this package adds the
 // rule the route table cannot express: which roles the caller's own role may hand out.
 package staff
 
@@ -75,8 +75,12 @@ type Grantor struct {
 func (g Grantor) GrantableRoles() []string { return slices.Clone(grants[g.Role]) }
 
 // May reports whether g may give, change or take away role on a membership of merchantID
-// (uuid.Nil for a tenant-wide one).
+// (uuid.Nil for a tenant-wide one). Any role that is not built in is a custom role, which
+// only a tenant owner grants.
 func (g Grantor) May(role string, merchantID uuid.UUID) bool {
+	if !slices.Contains(Roles(), role) {
+		return g.Role == RoleTenantOwner && g.MerchantID == uuid.Nil
+	}
 	if !slices.Contains(grants[g.Role], role) {
 		return false
 	}
@@ -92,7 +96,7 @@ type Member struct {
 	UserID       uuid.UUID  `json:"user_id"`
 	Email        string     `json:"email"`
 	Name         string     `json:"name"`
-	Role         string     `json:"role" enum:"tenant_owner,tenant_admin,tenant_staff,merchant_owner,merchant_staff"`
+	Role         string     `json:"role" pattern:"^[a-z][a-z0-9_]{1,62}$" doc:"a built-in role (tenant_owner, tenant_admin, tenant_staff, merchant_owner, merchant_staff) or a custom role of the tenant"`
 	MerchantID   *uuid.UUID `json:"merchant_id,omitempty"`
 	MerchantName string     `json:"merchant_name,omitempty"`
 	PasswordSet  bool       `json:"password_set" doc:"false until the person has used the set-password link they were sent"`
@@ -118,6 +122,8 @@ type Config struct {
 	Accounts Accounts
 	Audit    Recorder
 	Mailer   identity.Mailer
+	// Permissions checks a custom role's permissions on CreateRole (the authz enforcer).
+	Permissions PermissionChecker
 	// SetPasswordURL is the console page that takes the token, e.g.
 	// "https://mercato.example/console/set-password"; "?token=..." is appended.
 	SetPasswordURL string
@@ -299,7 +305,7 @@ func (s *Service) Get(ctx context.Context, tenantID, memberID uuid.UUID) (Member
 // could not be sent.
 func (s *Service) Add(ctx context.Context, tenantID uuid.UUID, email, role string, merchantID uuid.UUID) (Member, error) {
 	email, emailErr := normalizeEmail(email)
-	if !slices.Contains(Roles(), role) {
+	if !customRoleName.MatchString(role) {
 		return Member{}, mergeFields(emailErr, validateRole(role, merchantID))
 	}
 	var (
@@ -314,10 +320,10 @@ func (s *Service) Add(ctx context.Context, tenantID uuid.UUID, email, role strin
 		}
 		// A role the caller may never grant is refused as such, before the details of the
 		// request are judged.
-		if !slices.Contains(grants[g.Role], role) {
+		if !g.grantsAny(role) {
 			return ErrNotGrantable
 		}
-		if err := mergeFields(emailErr, validateRole(role, merchantID)); err != nil {
+		if err := mergeFields(emailErr, checkRole(ctx, tx, tenantID, role, merchantID)); err != nil {
 			return err
 		}
 		if !g.May(role, merchantID) {
@@ -376,7 +382,7 @@ func (s *Service) staffUser(ctx context.Context, tx bun.IDB, email string) (iden
 // must be able to grant both the old and the new role. Errors: invalid fields, ErrNotFound,
 // ErrNotMember, ErrNotGrantable, ErrLastOwner.
 func (s *Service) ChangeRole(ctx context.Context, tenantID, memberID uuid.UUID, role string) (Member, error) {
-	if !slices.Contains(Roles(), role) {
+	if !customRoleName.MatchString(role) {
 		return Member{}, validateRole(role, uuid.Nil)
 	}
 	var m Member
@@ -390,11 +396,14 @@ func (s *Service) ChangeRole(ctx context.Context, tenantID, memberID uuid.UUID, 
 			return err
 		}
 		merchant := merchantOf(before)
-		if IsMerchantRole(role) != (merchant != uuid.Nil) {
+		if slices.Contains(Roles(), role) && IsMerchantRole(role) != (merchant != uuid.Nil) {
 			return errRoleKind
 		}
 		if !g.May(before.Role, merchant) || !g.May(role, merchant) {
 			return ErrNotGrantable
+		}
+		if err := checkRole(ctx, tx, tenantID, role, merchant); err != nil {
+			return err
 		}
 		if before.Role == role {
 			m = before
