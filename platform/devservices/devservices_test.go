@@ -311,7 +311,7 @@ func TestEnsureStartsPostgresAndRedisFromSystemBinaries(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"initdb", "redis-server"} {
 		if _, err := findSystemBinary(name); err != nil {
-			t.Skipf("no system %s: %v", name, err)
+			t.Fatalf("no system %s (install postgresql and redis-server): %v", name, err)
 		}
 	}
 	root := tempRoot(t)
