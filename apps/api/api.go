@@ -52,6 +52,9 @@ type Deps struct {
 	CORS      fiber.Handler
 	Metrics   *prometheus.Registry
 	Limits    *RateLimits // nil: DefaultRateLimits
+	HTTPS     bool        // served over TLS (behind the proxy): adds Strict-Transport-Security
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies []string
 	// Portals mount the server-rendered areas (storefront by host, /admin, /console); apps/mercato
 	// supplies them because only it may import apps/*. The storefront comes first: on a
 	// tenant's host it answers "/", on the platform's host it steps aside.
@@ -83,7 +86,8 @@ func DefaultRateLimits() RateLimits {
 // authorization (huma middleware: Casbin role or API key scope, tenant scope, suspended
 // tenants) → handler.
 func New(d Deps) (*fiber.App, error) {
-	app := httpx.New(httpx.Options{Log: d.Log, BodyLimit: d.BodyLimit, Metrics: d.Metrics})
+	app := httpx.New(httpx.Options{Log: d.Log, BodyLimit: d.BodyLimit, Metrics: d.Metrics, TrustedProxies: d.TrustedProxies,
+		HTTPS: d.HTTPS})
 	limits := DefaultRateLimits()
 	if d.Limits != nil {
 		limits = *d.Limits

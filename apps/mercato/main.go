@@ -307,13 +307,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 	if err != nil {
 		return nil, fmt.Errorf("rego policies: %w", err)
 	}
-	var origins []string
-	for _, o := range strings.Split(cfg.CORSOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			origins = append(origins, o)
-		}
-	}
-	cors, err := httpx.CORS(origins)
+	cors, err := httpx.CORS(commaList(cfg.CORSOrigins))
 	if err != nil {
 		return nil, &setupError{"MERCATO_CORS_ORIGINS", err}
 	}
@@ -371,23 +365,25 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 		},
 	}
 	return api.New(api.Deps{
-		Log:       log,
-		DB:        r.db,
-		Identity:  ids,
-		Enforcer:  enforcer,
-		Tenants:   tenantSvc,
-		Directory: directory,
-		Merchants: merchantSvc,
-		Staff:     staffSvc,
-		Inventory: inventory.NewService(r.db, audit.Recorder{}),
-		Catalog:   catalog.NewService(r.db, policies, audit.Recorder{}),
-		Webhooks:  webhooks,
-		Portals:   portals,
-		Limiter:   httpx.NewRateLimiter(r.limiterRedis, "mercato:rl:"),
-		CORS:      cors,
-		Metrics:   reg,
-		Version:   version(),
-		BodyLimit: cfg.BodyLimit,
+		Log:            log,
+		DB:             r.db,
+		Identity:       ids,
+		Enforcer:       enforcer,
+		Tenants:        tenantSvc,
+		Directory:      directory,
+		Merchants:      merchantSvc,
+		Staff:          staffSvc,
+		Inventory:      inventory.NewService(r.db, audit.Recorder{}),
+		Catalog:        catalog.NewService(r.db, policies, audit.Recorder{}),
+		Webhooks:       webhooks,
+		Portals:        portals,
+		Limiter:        httpx.NewRateLimiter(r.limiterRedis, "mercato:rl:"),
+		CORS:           cors,
+		HTTPS:          secure,
+		TrustedProxies: commaList(cfg.TrustedProxies),
+		Metrics:        reg,
+		Version:        version(),
+		BodyLimit:      cfg.BodyLimit,
 		Checks: map[string]api.Check{
 			"postgres": r.db.Ping,
 			"migrations": func(ctx context.Context) error {
@@ -688,4 +684,15 @@ func tellMerchantApproved(r *runtime, ts *tenants.Service, publicURL string) fun
 		}
 		return r.mailSender.Send(ctx, mail.Message{To: []string{m.ContactEmail}, Subject: subject, Text: text, HTML: html})
 	}
+}
+
+// commaList splits a comma-separated setting, dropping blanks.
+func commaList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -18,10 +18,11 @@ import (
 // Config is every setting the binary reads. Each field carries its environment name, flag
 // name, default and help text in tags; Load and Usage read them, so a new setting is one field.
 type Config struct {
-	HTTPAddr    string `env:"MERCATO_HTTP_ADDR" flag:"http-addr" default:"127.0.0.1:8080" help:"address the HTTP server listens on"`
-	PublicURL   string `env:"MERCATO_PUBLIC_URL" flag:"public-url" default:"http://localhost:8080" help:"URL people use to reach the platform (links, redirects)"`
-	CORSOrigins string `env:"MERCATO_CORS_ORIGINS" flag:"cors-origins" default:"" help:"comma-separated origins (https://app.example.com) whose browsers may call /v1 with credentials"`
-	BaseHost    string `env:"MERCATO_BASE_HOST" flag:"base-host" default:"localhost" help:"platform domain; a tenant is reachable at {slug}.{base-host}"`
+	HTTPAddr       string `env:"MERCATO_HTTP_ADDR" flag:"http-addr" default:"127.0.0.1:8080" help:"address the HTTP server listens on"`
+	PublicURL      string `env:"MERCATO_PUBLIC_URL" flag:"public-url" default:"http://localhost:8080" help:"URL people use to reach the platform (links, redirects)"`
+	TrustedProxies string `env:"MERCATO_TRUSTED_PROXIES" flag:"trusted-proxies" default:"" help:"comma-separated IPs or CIDRs of load balancers whose X-Forwarded-For is believed; empty trusts none"`
+	CORSOrigins    string `env:"MERCATO_CORS_ORIGINS" flag:"cors-origins" default:"" help:"comma-separated origins (https://app.example.com) whose browsers may call /v1 with credentials"`
+	BaseHost       string `env:"MERCATO_BASE_HOST" flag:"base-host" default:"localhost" help:"platform domain; a tenant is reachable at {slug}.{base-host}"`
 
 	DatabaseURL         string `env:"MERCATO_DATABASE_URL" flag:"database-url" default:"postgres://mercato_app@127.0.0.1:5432/mercato?sslmode=disable" help:"PostgreSQL URL of the runtime role (mercato_app: no superuser, no BYPASSRLS)" secret:"url"`
 	DatabaseOwnerURL    string `env:"MERCATO_DATABASE_OWNER_URL" flag:"database-owner-url" default:"postgres://mercato_owner@127.0.0.1:5432/mercato?sslmode=disable" help:"PostgreSQL URL of the schema owner, used by migrations" secret:"url"`
@@ -109,6 +110,14 @@ func (c Config) validate() error {
 	}
 	if _, err := url.Parse(c.StripeAPIBase); err != nil || !strings.HasPrefix(c.StripeAPIBase, "http") {
 		return &Error{"MERCATO_STRIPE_API_BASE", "want an http(s) URL"}
+	}
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return &Error{"MERCATO_TRUSTED_PROXIES", fmt.Sprintf("%q is neither an IP nor a CIDR", p)}
+		}
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return &Error{"MERCATO_SECRET_KEY", "must be at least 32 characters"}

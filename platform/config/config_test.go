@@ -44,6 +44,7 @@ func TestLoadNamesTheBadSetting(t *testing.T) {
 		{nil, map[string]string{"MERCATO_REDIS_URL": "http://x"}, "MERCATO_REDIS_URL"},
 		{nil, map[string]string{"MERCATO_LOG_LEVEL": "loud"}, "MERCATO_LOG_LEVEL"},
 		{nil, map[string]string{"MERCATO_SHUTDOWN_TIMEOUT": "soon"}, "MERCATO_SHUTDOWN_TIMEOUT"},
+		{nil, map[string]string{"MERCATO_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, "MERCATO_TRUSTED_PROXIES"},
 		{[]string{"--nope"}, nil, "flags"},
 		{[]string{"extra"}, nil, "flags"},
 	} {

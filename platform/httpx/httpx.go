@@ -30,6 +30,10 @@ type Options struct {
 	HTTPS        bool                  // served over TLS: adds Strict-Transport-Security
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// TrustedProxies are the load balancers (IPs or CIDRs) whose X-Forwarded-For and
+	// X-Forwarded-Host are believed; from anyone else those headers are ignored, so rate limits
+	// and audit entries see the real peer.
+	TrustedProxies []string
 }
 
 // RequestIDHeader carries the request id in and out.
@@ -51,9 +55,20 @@ func New(o Options) *fiber.App {
 		IdleTimeout:           2 * time.Minute,
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(o.Log, o.HTTPS),
+		// Fiber believes X-Forwarded-* from everyone unless told whom to trust.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          o.TrustedProxies,
+		ProxyHeader:             proxyHeader(o.TrustedProxies),
 	})
 	app.Use(requestID, recoverPanics(o.Log), accessLog(o.Log, newMetrics(o.Metrics)), securityHeaders(o.HTTPS))
 	return app
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
 
 // requestState travels in the request's context so that the access log can report the cause

@@ -354,3 +354,28 @@ func TestIdempotencyKeysAreTenantScopedAndPurged(t *testing.T) {
 		t.Errorf("purge removed %d (err %v), %d left", n, err, count(tenant))
 	}
 }
+
+// X-Forwarded-For counts only from a trusted proxy.
+func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
+	for _, tc := range []struct {
+		trusted []string
+		want    string
+	}{
+		{nil, "0.0.0.0"},                  // app.Test's peer; the header is ignored
+		{[]string{"10.9.9.9"}, "0.0.0.0"}, // the peer is not that proxy
+		{[]string{"0.0.0.0"}, "203.0.113.7"},
+	} {
+		app := httpx.New(httpx.Options{Log: slog.New(slog.DiscardHandler), BodyLimit: 1024, TrustedProxies: tc.trusted})
+		app.Get("/ip", func(c *fiber.Ctx) error { return c.SendString(c.IP()) })
+		req := httptest.NewRequest("GET", "/ip", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		resp, err := app.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != tc.want {
+			t.Errorf("trusted %v: IP %q, want %q", tc.trusted, b, tc.want)
+		}
+	}
+}
