@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"mercato/platform/fault"
+	"mercato/platform/httpx"
 	"mercato/platform/identity"
 	"mercato/platform/scope"
 	"mercato/platform/web"
@@ -345,7 +346,7 @@ func (s *storefront) fail(c *fiber.Ctx, err error) error {
 	de := fault.As(err)
 	switch {
 	case de != nil && de.Kind != fault.Internal:
-		page.Status = statusOf(de.Kind)
+		page.Status = httpx.StatusOf(de.Kind)
 		switch {
 		case errors.Is(err, identity.ErrCSRF):
 			page.Title, page.Message = "storefront.error.csrf.title", "storefront.error.csrf.text"
@@ -369,31 +370,6 @@ func (s *storefront) fail(c *fiber.Ctx, err error) error {
 			"request_id", scope.RequestIDFrom(c.UserContext()), "path", c.Path())
 	}
 	return s.r.RenderError(c, page)
-}
-
-// statusOf is the HTTP status of a kind of domain error, as platform/httpx maps it.
-func statusOf(k fault.Kind) int {
-	switch k {
-	case fault.Invalid:
-		return fiber.StatusBadRequest
-	case fault.Unauthenticated:
-		return fiber.StatusUnauthorized
-	case fault.Forbidden:
-		return fiber.StatusForbidden
-	case fault.NotFound:
-		return fiber.StatusNotFound
-	case fault.Conflict:
-		return fiber.StatusConflict
-	case fault.Unprocessable:
-		return fiber.StatusUnprocessableEntity
-	case fault.TooLarge:
-		return fiber.StatusRequestEntityTooLarge
-	case fault.RateLimited:
-		return fiber.StatusTooManyRequests
-	case fault.Unavailable:
-		return fiber.StatusServiceUnavailable
-	}
-	return fiber.StatusInternalServerError
 }
 
 func isNotFound(err error) bool {

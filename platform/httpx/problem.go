@@ -42,6 +42,15 @@ var statusOfKind = map[fault.Kind]int{
 	fault.Unavailable:     http.StatusServiceUnavailable,
 }
 
+// StatusOf is the HTTP status of a kind of domain error: the one mapping the API's problems
+// and the portals' HTML error pages share.
+func StatusOf(k fault.Kind) int {
+	if st, ok := statusOfKind[k]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
 // problemFor maps any error to the problem the client sees. Domain errors keep their message;
 // Fiber's own errors (404 route, 405, 413) keep theirs; everything else is "internal error",
 // and internal reports whether the cause must be logged.
