@@ -37,7 +37,7 @@ func TestSettings(t *testing.T) {
 	}
 	lumen := ids["lumen"]
 	got, err := s.Settings(ctx, lumen)
-	if err != nil || got != (tenants.Settings{DefaultLocale: "en", Primary: "#1f6feb", Accent: "#f59e0b"}) {
+	if err != nil || got != (tenants.Settings{RequireListingReview: true, DefaultLocale: "en", Primary: "#1f6feb", Accent: "#f59e0b"}) {
 		t.Fatalf("settings %+v %v", got, err)
 	}
 	_, err = s.UpdateSettings(ctx, lumen, tenants.Settings{DefaultLocale: "fr", Primary: "blue", Accent: "#12345"})

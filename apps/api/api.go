@@ -26,9 +26,14 @@ import (
 	"mercato/platform/web"
 	"mercato/platform/webhooksout"
 	"mercato/tenants"
+	"mercato/tenants/cart"
 	"mercato/tenants/catalog"
+	"mercato/tenants/fulfillment"
 	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
+	"mercato/tenants/orders"
+	"mercato/tenants/promotions"
+	"mercato/tenants/search"
 	"mercato/tenants/staff"
 )
 
@@ -62,6 +67,16 @@ type Deps struct {
 	Checks    map[string]Check // readiness: postgres, migrations, redis, minio
 	Version   string
 	BodyLimit int
+
+	// Cart is the shoppers' cart API; Promotions the staff coupons and flash sales.
+	Cart       *cart.Service
+	Promotions *promotions.Service
+	// Orders is checkout, the shoppers' and staff's orders, shipping and tax rates.
+	Orders *orders.Service
+	// Fulfillment is shipments and tracking, and the inbound carrier webhooks.
+	Fulfillment *fulfillment.Service
+	// Search is the storefront's public product search (/v1/storefront/search).
+	Search *search.Service
 }
 
 // RateLimits are the per-caller limits of /v1. Anonymous callers are counted by address,
@@ -114,6 +129,8 @@ func New(d Deps) (*fiber.App, error) {
 		}
 	}
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/docs") })
+	// Carriers sign their webhooks; the signature is the credential, so no session applies.
+	fulfillment.WebhookRoute(app, d.Fulfillment)
 
 	app.Use("/v1", d.CORS)
 	app.Use("/v1", httpx.RateLimit(d.Limiter, func(c *fiber.Ctx) (string, httpx.Limit, bool) {
@@ -138,6 +155,12 @@ func New(d Deps) (*fiber.App, error) {
 	staff.RoleRoutes(v1, d.Staff)
 	inventory.Routes(v1, d.Inventory)
 	catalog.Routes(v1, d.Catalog)
+	search.Routes(v1, d.Search)
+	promotions.Routes(v1, d.Promotions)
+	cart.Routes(v1, d.Cart)
+	orders.Routes(v1, d.Orders)
+	orders.StorefrontRoutes(v1, d.Orders)
+	fulfillment.Routes(v1, d.Fulfillment)
 	webhooksout.Routes(v1, d.Webhooks)
 
 	app.Get("/docs", docsPage(v1))

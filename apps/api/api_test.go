@@ -33,9 +33,13 @@ import (
 	"mercato/platform/identity"
 	"mercato/platform/scope"
 	"mercato/tenants"
+	"mercato/tenants/cart"
 	"mercato/tenants/catalog"
+	"mercato/tenants/fulfillment"
 	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
+	"mercato/tenants/promotions"
+	"mercato/tenants/search"
 	"mercato/tenants/staff"
 )
 
@@ -87,9 +91,16 @@ func newWorld(t *testing.T) *world {
 		// Every route × every role from one address: far more than a client's budget.
 		Limits:  &api.RateLimits{Flood: lots, Authenticated: lots, Anonymous: lots},
 		Catalog: catalog.NewService(f.App, pol, audit.Recorder{}),
+		Search:  search.NewService(f.App),
 		// A prefix per test: the budget is generous and not what these tests are about.
 		Limiter: httpx.NewRateLimiter(rdb, "test:"+uuid.NewString()+":"), CORS: cors,
 		Metrics: prometheus.NewRegistry(), Checks: map[string]api.Check{}, BodyLimit: 1 << 20,
+		// The storefront cart and the promotions API, for the route walk.
+		Promotions: promotions.NewService(f.App, audit.Recorder{}),
+		Cart:       cart.NewService(f.App, catalog.NewService(f.App, pol, audit.Recorder{}), promotions.NewService(f.App, audit.Recorder{})),
+		Orders:     ordersService(f.App, pol),
+		Fulfillment: fulfillment.NewService(f.App, fulfillment.Config{Audit: audit.Recorder{}, Orders: ordersService(f.App, pol),
+			Platform: f.Platform}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +288,10 @@ func TestFunctionLevelAuthorization(t *testing.T) {
 					t.Errorf("%s %s as %s (%s): %d %s — the policy denies it", op.Method, op.Path, c.name, c.role, status, body)
 				}
 			}
-			if c.role == "" && !public && status != http.StatusUnauthorized {
+			// An operator may have suspended lumen earlier in the walk; its storefront routes then
+			// answer 503 before anyone is authenticated (tenant by host comes first).
+			suspendedStorefront := strings.HasPrefix(op.Path, "/v1/storefront") && status == http.StatusServiceUnavailable
+			if c.role == "" && !public && status != http.StatusUnauthorized && !suspendedStorefront {
 				t.Errorf("%s %s anonymous: %d, want 401", op.Method, op.Path, status)
 			}
 		}

@@ -17,7 +17,7 @@ import (
 // scopeFamilies are the families an API key can be given read or write access to, as
 // identity.ValidateScopes knows them (a test checks it accepts each; identity keeps its list
 // unexported).
-var scopeFamilies = []string{"products", "orders", "inventory", "customers", "payouts", "webhooks", "merchants", "staff", "audit"}
+var scopeFamilies = []string{"products", "orders", "shipments", "inventory", "customers", "payouts", "webhooks", "merchants", "staff", "audit"}
 
 type keyView struct {
 	identity.APIKey

@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"mercato/platform/authz"
+	"mercato/platform/blob"
 	"mercato/platform/db"
 	"mercato/platform/fault"
 	"mercato/platform/identity"
@@ -29,7 +30,12 @@ import (
 	"mercato/platform/web"
 	"mercato/platform/webhooksout"
 	"mercato/tenants"
+	"mercato/tenants/catalog"
+	"mercato/tenants/fulfillment"
+	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
+	"mercato/tenants/orders"
+	"mercato/tenants/promotions"
 	"mercato/tenants/staff"
 )
 
@@ -59,6 +65,17 @@ type Deps struct {
 	Log           *slog.Logger
 	// Webhooks manages outbound webhook endpoints; nil hides their pages.
 	Webhooks *webhooksout.Service
+	// Fulfillment ships merchant orders and shows their tracking; nil hides the fulfil pages.
+	Fulfillment *fulfillment.Service
+	// Catalog, Inventory and Blob serve the product pages (list, editor, images, CSV,
+	// moderation, stock); a nil Catalog hides them, a nil Blob refuses image uploads.
+	Catalog   *catalog.Service
+	Inventory *inventory.Service
+	Blob      *blob.Store
+	// Promotions serves the coupons and flash sales page; nil hides it.
+	Promotions *promotions.Service
+	// Orders serves the orders pages and the shipping and tax rates page; nil hides them.
+	Orders *orders.Service
 }
 
 // handlers holds the console's dependencies and renderer.
@@ -161,6 +178,21 @@ func (h *handlers) pages() []page {
 	}
 	if h.Webhooks != nil {
 		pages = append(pages, h.webhookPages()...)
+	}
+	if h.Fulfillment != nil {
+		pages = append(pages, h.fulfilmentPages()...)
+	}
+	if h.Catalog != nil && h.Inventory != nil {
+		pages = append(pages, h.productPages()...)
+		pages = append(pages, h.moderationPages()...)
+		pages = append(pages, h.inventoryPages()...)
+	}
+	if h.Promotions != nil {
+		pages = append(pages, h.promotionPages()...)
+	}
+	if h.Orders != nil {
+		pages = append(pages, h.orderPages()...)
+		pages = append(pages, h.shippingPages()...)
 	}
 	return pages
 }
@@ -309,13 +341,21 @@ func (h *handlers) nav(s *session) []web.NavItem {
 		tenantWide              bool
 	}{
 		{"nav.merchants", "/merchants", "/v1/merchants", true},
+		{"nav.products", "/products", "/v1/products", false},
+		{"nav.moderation", "/moderation", "/v1/products", true},
 		{"nav.staff", "/staff", "/v1/staff", false},
 		{"nav.api_keys", "/api-keys", "/v1/api-keys", false},
 		{"nav.webhooks", "/webhooks", "/v1/webhooks", false},
+		{"nav.promotions", "/promotions", "/v1/promotions", false},
+		{"nav.orders", "/orders", "/v1/orders", false},
+		{"nav.shipping", "/shipping", "/v1/shipping-rates", false},
 		{"nav.audit", "/audit", "/v1/audit", true},
 		{"nav.settings", "/settings", "/v1/tenants", true},
 	} {
-		if it.path == "/webhooks" && h.Webhooks == nil {
+		if (it.path == "/orders" || it.path == "/shipping") && h.Orders == nil {
+			continue
+		}
+		if it.path == "/webhooks" && h.Webhooks == nil || it.path == "/promotions" && h.Promotions == nil || (it.path == "/products" || it.path == "/moderation") && (h.Catalog == nil || h.Inventory == nil) {
 			continue
 		}
 		if h.may(s, Prefix+it.path, it.capability, authz.ActionRead, it.tenantWide) {

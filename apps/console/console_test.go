@@ -28,18 +28,19 @@ func TestAuthorization(t *testing.T) {
 	}
 	w.post(admin, "/console/switch", url.Values{"tenant": {w.tenant["lumen"].String()}, "merchant": {uuid.Nil.String()}})
 
-	pages := []string{"/console", "/console/account", "/console/merchants", "/console/staff", "/console/api-keys", "/console/audit", "/console/settings"}
+	pages := []string{"/console", "/console/account", "/console/merchants", "/console/staff", "/console/api-keys", "/console/audit", "/console/settings",
+		"/console/products", "/console/moderation"}
 	ok, no := http.StatusOK, http.StatusForbidden
 	for _, tc := range []struct {
 		who  *who
 		want []int // per page above
 		nav  string
 	}{
-		{w.signIn("owner@lumen-goods.test"), []int{ok, ok, ok, ok, ok, ok, ok}, "Overview Merchants Staff API keys Audit log Settings Account"},
-		{admin, []int{ok, ok, ok, ok, ok, ok, ok}, "Overview Merchants Staff API keys Audit log Settings Account"},
-		{w.signIn("moderator@lumen-goods.test"), []int{ok, ok, ok, no, no, no, no}, "Overview Merchants Account"},
-		{w.signIn("owner@northwind.test"), []int{ok, ok, ok, ok, ok, no, no}, "Overview Staff API keys Account"},
-		{w.signIn("packer@northwind.test"), []int{ok, ok, ok, no, no, no, no}, "Overview Account"},
+		{w.signIn("owner@lumen-goods.test"), []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, "Overview Merchants Products Moderation Staff API keys Audit log Settings Account"},
+		{admin, []int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, "Overview Merchants Products Moderation Staff API keys Audit log Settings Account"},
+		{w.signIn("moderator@lumen-goods.test"), []int{ok, ok, ok, no, no, no, no, ok, ok}, "Overview Merchants Products Moderation Account"},
+		{w.signIn("owner@northwind.test"), []int{ok, ok, ok, ok, ok, no, no, ok, no}, "Overview Products Staff API keys Account"},
+		{w.signIn("packer@northwind.test"), []int{ok, ok, ok, no, no, no, no, ok, no}, "Overview Products Account"},
 	} {
 		for i, p := range pages {
 			r := w.get(tc.who, p)

@@ -27,12 +27,16 @@ import (
 	"mercato/apps/demo"
 	"mercato/platform/audit"
 	"mercato/platform/authz"
+	"mercato/platform/blob"
 	"mercato/platform/db/dbtest"
+	"mercato/platform/devservices"
 	"mercato/platform/httpx"
 	"mercato/platform/identity"
 	"mercato/platform/scope"
 	"mercato/platform/web"
 	"mercato/tenants"
+	"mercato/tenants/catalog"
+	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
 	"mercato/tenants/staff"
 )
@@ -47,6 +51,9 @@ type world struct {
 	staff     *staff.Service
 	merchants *merchants.Service
 	dir       *tenants.Directory
+	catalog   *catalog.Service
+	inventory *inventory.Service
+	blob      *blob.Store
 	clock     *clock
 	baseHost  string               // "localhost:<port>"
 	URL       string               // http://localhost:<port>, when listening
@@ -118,9 +125,13 @@ func newWorld(t *testing.T, listen bool) *world {
 		t.Fatal(err)
 	}
 	w.app.Use(console.Prefix, identity.Authenticate(ids, identity.StaffCookie))
+	w.catalog = catalog.NewService(f.App, pol, audit.Recorder{})
+	w.inventory = inventory.NewService(f.App, audit.Recorder{})
+	w.blob = mediaStore(t)
 	if err := console.Routes(w.app, console.Deps{
 		Identity: ids, Enforcer: enf, Tenants: tenants.NewService(f.App, "localhost"), Merchants: w.merchants, Staff: w.staff,
 		DB: f.App, Mailer: w.mail, FlashKey: flashKey, BaseHost: w.baseHost, Log: slog.New(slog.DiscardHandler),
+		Catalog: w.catalog, Inventory: w.inventory, Blob: w.blob,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +141,30 @@ func newWorld(t *testing.T, listen bool) *world {
 	}
 	w.reload()
 	return w
+}
+
+// mediaStore is the bucket product images go to: the MinIO the project starts on loopback
+// (built once into .bin, shared by every test package), never a stand-in.
+func mediaStore(t *testing.T) *blob.Store {
+	t.Helper()
+	root, err := devservices.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	svc, err := devservices.Ensure(ctx, devservices.Options{Root: root, MinIO: true, Detach: true})
+	if err != nil {
+		t.Fatalf("devservices: %v", err)
+	}
+	store, err := blob.Open(blob.Options{Endpoint: svc.MinIOEndpoint, AccessKey: svc.MinIOAccessKey, SecretKey: svc.MinIOSecretKey, Bucket: "mercato-media"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 // reload reads the ids of tenants, merchants, staff and memberships as the platform sees them.
@@ -327,7 +362,7 @@ func (w *world) lastMail(to string) identity.Message {
 
 // rawKeys finds catalogue keys that leaked into a page untranslated (code elements excepted:
 // they show action names on purpose).
-var rawKey = regexp.MustCompile(`\b(console|merchants|staff|apikeys|audit|settings|role|status|nav|overview)\.[a-z_]+(\.[a-z_]+)*\b`)
+var rawKey = regexp.MustCompile(`\b(console|merchants|staff|apikeys|audit|settings|role|status|nav|overview|products|moderation|inventory)\.[a-z_]+(\.[a-z_]+)*\b`)
 
 func leakedKeys(html string) []string {
 	html = regexp.MustCompile(`(?s)<code[^>]*>.*?</code>`).ReplaceAllString(html, "")

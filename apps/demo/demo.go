@@ -18,6 +18,7 @@ import (
 type Tenant struct {
 	Slug, Name, Locale, Currency, Domain string
 	Theme                                map[string]string
+	Settings                             map[string]any // tenant settings, e.g. require_listing_review
 	Merchants                            []Merchant
 	Shoppers                             []string
 }
@@ -41,6 +42,8 @@ var Tenants = []Tenant{
 	{
 		Slug: "lumen", Name: "Lumen Goods", Locale: "en", Currency: "USD", Domain: "lumen-goods.test",
 		Theme: map[string]string{"primary": "#1f6feb", "accent": "#f59e0b"},
+		// Lumen moderates new listings, so its console has a moderation queue to show.
+		Settings: map[string]any{"require_listing_review": true},
 		Merchants: []Merchant{
 			{"northwind-lighting", "Northwind Lighting", "active"},
 			{"oak-and-ash", "Oak & Ash Furniture", "active"},
@@ -101,9 +104,9 @@ func Load(ctx context.Context, p *db.Platform) error {
 		}
 		for i, t := range Tenants {
 			plan := Plans[i%len(Plans)].Code
-			if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (slug, name, plan_id, default_locale, default_currency, theme)
-				SELECT ?, ?, id, ?, ?, ?::jsonb FROM plans WHERE code = ? ON CONFLICT (slug) DO NOTHING`,
-				t.Slug, t.Name, t.Locale, t.Currency, themeJSON(t.Theme), plan); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (slug, name, plan_id, default_locale, default_currency, theme, settings)
+				SELECT ?, ?, id, ?, ?, ?::jsonb, ?::jsonb FROM plans WHERE code = ? ON CONFLICT (slug) DO NOTHING`,
+				t.Slug, t.Name, t.Locale, t.Currency, themeJSON(t.Theme), settingsJSON(t.Settings), plan); err != nil {
 				return fmt.Errorf("tenant %s: %w", t.Slug, err)
 			}
 			if t.Domain != "" {
@@ -146,6 +149,14 @@ func Load(ctx context.Context, p *db.Platform) error {
 		}
 		return nil
 	})
+}
+
+func settingsJSON(m map[string]any) string {
+	if m == nil {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // booleans and strings always marshal
+	return string(b)
 }
 
 func themeJSON(m map[string]string) string {

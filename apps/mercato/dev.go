@@ -19,7 +19,6 @@ import (
 	"mercato/platform/db"
 	"mercato/platform/devservices"
 	"mercato/platform/mail"
-	"mercato/platform/scope"
 )
 
 // dev runs the whole platform on one machine: it makes sure PostgreSQL, Redis, MinIO and
@@ -54,6 +53,15 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	defer capture.Close()
 	cfg.SMTPURL = capture.URL()
 	cfg.WebhooksAllowInsecure = true // dev's receivers are usually on this machine
+	// A carrier on loopback, so shipments travel (and post webhooks) without the internet.
+	if cfg.CarrierURL == "" {
+		sim, err := startCarrierSim(ln.Addr(), log)
+		if err != nil {
+			return &setupError{"MERCATO_CARRIER_URL", err}
+		}
+		defer sim.Close()
+		cfg.CarrierURL, cfg.CarrierSecret = sim.URL(), sim.Secret
+	}
 	if cfg.SecretKey == "" {
 		if cfg.SecretKey, err = devSecretKey(cfg.Root); err != nil {
 			return &setupError{"MERCATO_SECRET_KEY", err}
@@ -75,8 +83,8 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := r.blob.EnsureBucket(ctx); err != nil {
 		return &setupError{"MERCATO_MINIO_ENDPOINT", err}
 	}
-	if err := demo.Load(scope.WithActor(ctx, "system:seed"), r.platform); err != nil {
-		return fmt.Errorf("load demo: %w", err)
+	if err := loadDemo(ctx, r); err != nil {
+		return err
 	}
 	w, err := newWorker(cfg, log, r)
 	if err != nil {
@@ -167,9 +175,11 @@ Local services:
   MinIO             http://%s  (%s / %s)
   stripe-mock       %s
   SMTP (capturing)  %s  (mail kept: /admin/dev/mail; queues: /admin/queues)
+  Carrier API       %s  (simulated: labels advance a stage every %s; numbers ending FAIL or RTS fail)
 
 Press Ctrl+C to stop.
-`, config.MaskURL(cfg.DatabaseURL), s.RedisURL, s.MinIOEndpoint, s.MinIOAccessKey, s.MinIOSecretKey, s.StripeURL, cfg.SMTPURL)
+`, config.MaskURL(cfg.DatabaseURL), s.RedisURL, s.MinIOEndpoint, s.MinIOAccessKey, s.MinIOSecretKey, s.StripeURL, cfg.SMTPURL,
+		cfg.CarrierURL, devCarrierStep)
 }
 
 // services starts the local services detached, so that tests and later dev runs reuse them,

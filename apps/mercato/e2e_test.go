@@ -109,6 +109,20 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("carrier simulator", func(t *testing.T) {
+		// dev runs a carrier on loopback and points the generic carrier at it; the platform's
+		// webhook route refuses what the carrier did not sign.
+		_, rest, ok := strings.Cut(out, "Carrier API")
+		fields := strings.Fields(rest)
+		if !ok || len(fields) == 0 || !strings.HasPrefix(fields[0], "http://127.0.0.1:") {
+			t.Fatalf("welcome names no carrier simulator:\n%s", out)
+		}
+		res := httpDo(t, http.MethodGet, fields[0]+"/v1/parcels/NOPE-1", "", nil)
+		wantStatus(t, res, http.StatusUnauthorized)
+		res = httpDo(t, http.MethodPost, base+"/webhooks/carriers/generic_http", "", strings.NewReader(`{"tracking_number":"NOPE-1","events":[]}`))
+		wantStatus(t, res, http.StatusBadRequest)
+	})
+
 	t.Run("livez", func(t *testing.T) {
 		res := httpDo(t, http.MethodGet, base+"/livez", "", nil)
 		wantStatus(t, res, http.StatusOK)

@@ -46,9 +46,12 @@ import (
 	"mercato/platform/scope"
 	"mercato/platform/webhooksout"
 	"mercato/tenants"
+	"mercato/tenants/cart"
 	"mercato/tenants/catalog"
 	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
+	"mercato/tenants/promotions"
+	"mercato/tenants/search"
 	"mercato/tenants/staff"
 )
 
@@ -286,6 +289,8 @@ func newIdentity(cfg config.Config, r *runtime) (*identity.Service, error) {
 		Issuer:        cfg.PublicURL,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		Mailer:        r.mailer,
+		// Merging a guest's cart moves lines; it prices nothing, so it needs no catalog.
+		MergeGuest: cart.NewService(r.db, nil, nil).MergeGuest,
 	})
 	if err != nil {
 		return nil, &setupError{"MERCATO_SECRET_KEY", err}
@@ -342,11 +347,18 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 	if err != nil {
 		return nil, &setupError{"MERCATO_REDIS_URL", err}
 	}
+	promoSvc := promotions.NewService(r.db, audit.Recorder{})
+	orderSvc := newOrders(r, policies, promoSvc)
+	fulfilSvc := newFulfillment(cfg, r, orderSvc)
+	searchSvc := search.NewService(r.db)
+	cartSvc := cart.NewService(r.db, catalog.NewService(r.db, policies, audit.Recorder{}), promoSvc)
 	portals := []func(*fiber.App, api.RateLimitFunc) error{
 		func(app *fiber.App, limit api.RateLimitFunc) error {
 			return storefront.Routes(app, storefront.Deps{Identity: ids, Tenants: tenantSvc, Merchants: merchantSvc,
 				FlashKey: flashKey, BaseHost: cfg.BaseHost, HTTPS: secure, Log: log,
-				FormLimit: limit("storefront", httpx.Limit{Rate: 10, Per: time.Minute, Burst: 20})})
+				FormLimit: limit("storefront", httpx.Limit{Rate: 10, Per: time.Minute, Burst: 20}),
+				Search:    searchSvc, Catalog: catalog.NewService(r.db, policies, audit.Recorder{}), Promotions: promoSvc, Blob: r.blob,
+				Fulfillment: fulfilSvc, Cart: cartSvc, Orders: orderSvc})
 		},
 		func(app *fiber.App, limit api.RateLimitFunc) error {
 			app.Use(admin.Prefix, limit("admin", httpx.Limit{Rate: 30, Per: time.Minute, Burst: 30}),
@@ -361,7 +373,9 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 				identity.Authenticate(ids, identity.StaffCookie))
 			return console.Routes(app, console.Deps{Identity: ids, Enforcer: enforcer, Tenants: tenantSvc, Merchants: merchantSvc,
 				Staff: staffSvc, Webhooks: webhooks, DB: r.db, Mailer: r.mailer, FlashKey: flashKey, BaseHost: pub.Host, SecureCookies: secure, Log: log,
-				StorefrontURL: func(t tenants.Tenant) string { return storefrontURL(t.Slug) }})
+				StorefrontURL: func(t tenants.Tenant) string { return storefrontURL(t.Slug) },
+				Catalog:       catalog.NewService(r.db, policies, audit.Recorder{}), Inventory: inventory.NewService(r.db, audit.Recorder{}), Blob: r.blob,
+				Fulfillment: fulfilSvc, Promotions: promoSvc, Orders: orderSvc})
 		},
 	}
 	return api.New(api.Deps{
@@ -375,6 +389,11 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 		Staff:          staffSvc,
 		Inventory:      inventory.NewService(r.db, audit.Recorder{}),
 		Catalog:        catalog.NewService(r.db, policies, audit.Recorder{}),
+		Promotions:     promoSvc,
+		Search:         searchSvc,
+		Cart:           cartSvc,
+		Orders:         orderSvc,
+		Fulfillment:    fulfilSvc,
 		Webhooks:       webhooks,
 		Portals:        portals,
 		Limiter:        httpx.NewRateLimiter(r.limiterRedis, "mercato:rl:"),
@@ -464,7 +483,10 @@ func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker,
 	merchantSvc := merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{})
 	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, PlatformURL: cfg.DatabasePlatformURL,
 		Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout, Webhooks: webhooks, NotifyWebhookDisabled: disabledMail.Notify,
-		Merchants: merchantSvc, TellMerchantApproved: tellMerchantApproved(r, tenantSvc, cfg.PublicURL)})
+		Merchants: merchantSvc, TellMerchantApproved: tellMerchantApproved(r, tenantSvc, cfg.PublicURL),
+		Orders:      newOrders(r, policies, promotions.NewService(r.db, audit.Recorder{})),
+		Fulfillment: newFulfillment(cfg, r, newOrders(r, policies, promotions.NewService(r.db, audit.Recorder{}))),
+		TellShopper: tellShopper(r, tenantSvc, cfg)})
 }
 
 // newWebhooks builds the outbound webhook service the API, the console and the worker share:
@@ -570,12 +592,35 @@ func roles(cfg config.Config) db.Roles {
 }
 
 func seed(ctx context.Context, cfg config.Config) error {
-	p, err := db.OpenPlatform(ctx, cfg.DatabasePlatformURL, 2)
+	r, err := connect(ctx, cfg)
 	if err != nil {
-		return &setupError{"MERCATO_DATABASE_PLATFORM_URL", err}
+		return err
 	}
-	defer p.Close()
-	return demo.Load(scope.WithActor(ctx, "system:seed"), p)
+	defer r.Close()
+	if err := r.blob.EnsureBucket(ctx); err != nil {
+		return &setupError{"MERCATO_MINIO_ENDPOINT", err}
+	}
+	return loadDemo(ctx, r)
+}
+
+// loadDemo writes the demo marketplace: accounts through the platform's audited entry point,
+// the catalog through the same services a merchant's console uses.
+func loadDemo(ctx context.Context, r *runtime) error {
+	ctx = scope.WithActor(ctx, "system:seed")
+	if err := demo.Load(ctx, r.platform); err != nil {
+		return fmt.Errorf("load demo: %w", err)
+	}
+	policies, err := authz.NewPolicies(ctx)
+	if err != nil {
+		return fmt.Errorf("rego policies: %w", err)
+	}
+	err = demo.LoadCatalog(ctx, demo.CatalogDeps{Platform: r.platform, DB: r.db, Blob: r.blob,
+		Catalog: catalog.NewService(r.db, policies, audit.Recorder{}), Inventory: inventory.NewService(r.db, audit.Recorder{}),
+		Promotions: promotions.NewService(r.db, audit.Recorder{})})
+	if err != nil {
+		return fmt.Errorf("load demo catalog: %w", err)
+	}
+	return nil
 }
 
 // auditVerify is `mercato audit verify --tenant X`; a broken chain exits 1.

@@ -88,7 +88,10 @@ func TestBadConfigurationExits2(t *testing.T) {
 		{"migrate unreachable owner", []string{"migrate", "status"},
 			map[string]string{"MERCATO_DATABASE_OWNER_URL": strings.Replace(unreachable, "mercato_app", "mercato_owner", 1)},
 			"MERCATO_DATABASE_OWNER_URL", false},
-		{"seed unreachable platform", []string{"seed"},
+		// seed writes the catalog through the services, so it needs the app pool too.
+		{"seed unreachable database", []string{"seed"},
+			map[string]string{"MERCATO_DATABASE_URL": unreachable}, "MERCATO_DATABASE_URL", false},
+		{"audit verify unreachable platform", []string{"audit", "verify", "--tenant", "platform"},
 			map[string]string{"MERCATO_DATABASE_PLATFORM_URL": strings.Replace(unreachable, "mercato_app", "mercato_platform", 1)},
 			"MERCATO_DATABASE_PLATFORM_URL", false},
 		{"migrate unknown subcommand", []string{"migrate", "sideways"}, nil, "migrate", false},

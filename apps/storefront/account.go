@@ -176,14 +176,23 @@ func (s *storefront) signOut(c *fiber.Ctx, v *visit) error {
 
 // accountPage is the signed-in shopper's profile.
 type accountPage struct {
-	Shopper identity.Shopper
+	Shopper   identity.Shopper
+	HasOrders bool // the "your orders" card shows once there is something to follow
 }
 
 func (s *storefront) account(c *fiber.Ctx, v *visit) error {
 	if v.shopper == nil {
 		return c.Redirect("/account/sign-in?next="+url.QueryEscape("/account"), fiber.StatusSeeOther)
 	}
-	return s.r.Render(c, fiber.StatusOK, "account", accountPage{Shopper: *v.shopper})
+	page := accountPage{Shopper: *v.shopper}
+	if s.d.Orders != nil {
+		has, err := s.hasOrders(c, v)
+		if err != nil {
+			return err
+		}
+		page.HasOrders = has
+	}
+	return s.r.Render(c, fiber.StatusOK, "account", page)
 }
 
 func (s *storefront) resetRequestForm(c *fiber.Ctx, v *visit) error {

@@ -29,6 +29,7 @@ import (
 	"mercato/platform/web"
 	"mercato/tenants"
 	"mercato/tenants/merchants"
+	"mercato/tenants/search"
 )
 
 // world is the demo marketplace served by the storefront through the real middleware chain,
@@ -57,8 +58,9 @@ func newWorldAt(t testing.TB, baseHost string) *world {
 	return newWorldWith(t, baseHost, nil)
 }
 
-// newWorldWith also rate-limits the stores' forms with formLimit.
-func newWorldWith(t testing.TB, baseHost string, formLimit fiber.Handler) *world {
+// newWorldWith also rate-limits the stores' forms with formLimit; opts change the storefront's
+// dependencies further (a blob store, say) before it is mounted.
+func newWorldWith(t testing.TB, baseHost string, formLimit fiber.Handler, opts ...func(*storefront.Deps, *dbtest.Fixture)) *world {
 	t.Helper()
 	ctx := scope.WithActor(context.Background(), "system:test")
 	f := dbtest.New(t)
@@ -84,10 +86,15 @@ func newWorldWith(t testing.TB, baseHost string, formLimit fiber.Handler) *world
 	if err := web.Assets(app); err != nil {
 		t.Fatal(err)
 	}
-	if err := storefront.Routes(app, storefront.Deps{
+	deps := storefront.Deps{
 		Identity: ids, Tenants: tenants.NewService(f.App, baseHost), Merchants: w.merchants,
 		FlashKey: flashKey, BaseHost: baseHost, Log: slog.New(slog.DiscardHandler), FormLimit: formLimit,
-	}); err != nil {
+		Search: search.NewService(f.App),
+	}
+	for _, o := range opts {
+		o(&deps, f)
+	}
+	if err := storefront.Routes(app, deps); err != nil {
 		t.Fatal(err)
 	}
 	// The platform's own handlers, which must keep answering on the platform's host.

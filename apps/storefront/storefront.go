@@ -1,6 +1,7 @@
 // Package storefront serves the shopper pages of every tenant, found by the request's Host:
-// the store's themed home page, shopper accounts (sign up, sign in, password reset), the
-// "sell with us" application and the acceptance of merchant invitations.
+// the store's themed home page, search, category and product pages and product images,
+// shopper accounts (sign up, sign in, password reset), the "sell with us" application and the
+// acceptance of merchant invitations.
 package storefront
 
 import (
@@ -17,13 +18,20 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"mercato/platform/blob"
 	"mercato/platform/fault"
 	"mercato/platform/httpx"
 	"mercato/platform/identity"
 	"mercato/platform/scope"
 	"mercato/platform/web"
 	"mercato/tenants"
+	"mercato/tenants/cart"
+	"mercato/tenants/catalog"
+	"mercato/tenants/fulfillment"
 	"mercato/tenants/merchants"
+	"mercato/tenants/orders"
+	"mercato/tenants/promotions"
+	"mercato/tenants/search"
 )
 
 //go:embed ui
@@ -40,7 +48,19 @@ type Deps struct {
 	Log       *slog.Logger // nil: discard
 	// FormLimit, when set, runs before every form post a store receives (sign-up and sign-in
 	// hash passwords, applications write rows): httpx.RateLimit with a per-address limit.
-	FormLimit fiber.Handler
+	FormLimit  fiber.Handler
+	Search     *search.Service     // browse pages: home's featured products, /search, /c/, /p/
+	Catalog    *catalog.Service    // the catalog's own reads and writes, for pages that need them
+	Promotions *promotions.Service // flash sales (product page, cart); nil shows none
+	Blob       *blob.Store         // product images under /media/; nil answers 404
+
+	// Cart serves /cart and the navigation's cart count; nil: the store has no cart.
+	Cart *cart.Service
+	// Orders serves /checkout and the shopper's orders under /account/orders; nil (or no
+	// Cart): the store takes no orders.
+	Orders *orders.Service
+	// Fulfillment shows an order's parcels and their tracking timeline; nil shows none.
+	Fulfillment *fulfillment.Service
 }
 
 // retryAfterSuspended is what a suspended store's 503 tells clients: suspensions last until
@@ -81,8 +101,8 @@ func visitOf(c *fiber.Ctx) *visit {
 // handlers; only when nothing answers them does a browser get the store's 404 page instead
 // of problem+json.
 func Routes(app fiber.Router, d Deps) error {
-	if d.Identity == nil || d.Tenants == nil || d.Merchants == nil {
-		return errors.New("storefront: Identity, Tenants and Merchants are required")
+	if d.Identity == nil || d.Tenants == nil || d.Merchants == nil || d.Search == nil {
+		return errors.New("storefront: Identity, Tenants, Merchants and Search are required")
 	}
 	if d.BaseHost == "" {
 		return errors.New("storefront: BaseHost is required")
@@ -140,6 +160,14 @@ func Routes(app fiber.Router, d Deps) error {
 	app.Get("/merchant-invitations/accepted", s.page(s.invitationAccepted))
 	app.Get("/merchant-invitations/:token", s.page(s.invitationForm))
 	app.Post("/merchant-invitations/:token", s.page(s.acceptInvitation))
+
+	app.Get("/search", s.page(s.searchPage))
+	app.Get("/c/:slug", s.page(s.categoryPage))
+	app.Get("/p/:slug", s.page(s.productPage))
+	app.Get("/media/*", s.page(s.media))
+	s.cartRoutes(app)
+	s.checkoutRoutes(app)
+	s.trackingRoutes(app)
 	return nil
 }
 
@@ -168,10 +196,10 @@ func (s *storefront) only(h fiber.Handler) fiber.Handler {
 // ownedPath reports whether the storefront answers path on a store's host.
 func ownedPath(p string) bool {
 	switch p {
-	case "/", "/theme.css", "/locale", "/account", "/sell":
+	case "/", "/theme.css", "/locale", "/account", "/sell", "/search", "/cart", "/checkout":
 		return true
 	}
-	for _, prefix := range []string{"/account/", "/sell/", "/merchant-invitations/"} {
+	for _, prefix := range []string{"/account/", "/sell/", "/merchant-invitations/", "/c/", "/p/", "/media/", "/cart/"} {
 		if strings.HasPrefix(p, prefix) {
 			return true
 		}
@@ -254,8 +282,8 @@ func (s *storefront) session(c *fiber.Ctx) error {
 		default:
 			return identity.ErrCSRF
 		}
-		// The theme is fetched by every page and by bots: it needs no session.
-		if c.Path() == "/theme.css" {
+		// The theme and images are fetched by every page and by bots: they need no session.
+		if c.Path() == "/theme.css" || strings.HasPrefix(c.Path(), "/media/") {
 			return c.Next()
 		}
 		sess, token, err := s.d.Identity.StartGuestSession(ctx, v.tenant.ID)
@@ -271,13 +299,20 @@ func (s *storefront) session(c *fiber.Ctx) error {
 	if p.SessionID != uuid.Nil {
 		web.SetCSRFToken(c, s.d.Identity.CSRFToken(p.SessionID))
 	}
-	nav := []web.NavItem{{Label: "nav.home", Path: "/"}, {Label: "storefront.nav.sell", Path: "/sell"}}
+	nav := []web.NavItem{{Label: "nav.home", Path: "/"}, {Label: "storefront.nav.search", Path: "/search"}, {Label: "storefront.nav.sell", Path: "/sell"}}
 	if v.shopper != nil {
 		nav = append(nav, web.NavItem{Label: "nav.account", Path: "/account"})
 	} else {
 		// "/account" rather than the sign-in page, so the item is the current one on every
 		// account page (sign up, password reset); /account sends a guest on to sign in.
 		nav = append(nav, web.NavItem{Label: "auth.sign_in", Path: "/account"})
+	}
+	if s.d.Cart != nil {
+		item, err := s.cartNav(c, v)
+		if err != nil {
+			return fmt.Errorf("storefront session: %w", err)
+		}
+		nav = append(nav, item)
 	}
 	web.SetNav(c, nav)
 	return c.Next()

@@ -17,8 +17,10 @@ import (
 	"mercato/platform/identity"
 	"mercato/platform/jobs"
 	"mercato/platform/webhooksout"
+	"mercato/tenants/fulfillment"
 	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
+	"mercato/tenants/orders"
 )
 
 // Task types.
@@ -47,6 +49,13 @@ type Deps struct {
 	// Merchants tells approved merchants they may sell (TellMerchantApproved mails them).
 	Merchants            *merchants.Service
 	TellMerchantApproved func(ctx context.Context, tenantID uuid.UUID, m merchants.Merchant) error
+	// Fulfillment polls carriers (logistics:poll) and sends the shipped and delivered notices
+	// (TellShopper mails them); nil leaves both out.
+	Fulfillment *fulfillment.Service
+	TellShopper func(ctx context.Context, tenantID uuid.UUID, n fulfillment.Notice) error
+	// Orders cancels unpaid orders whose stock hold ran out (orders.TaskExpireUnpaid); nil
+	// leaves the sweep out.
+	Orders *orders.Service
 }
 
 // Worker is the job server, the outbox relay and the scheduler of one process.
@@ -102,6 +111,20 @@ func New(d Deps) (*Worker, error) {
 	}
 	kinds = append(kinds, d.Webhooks.Kinds(d.NotifyWebhookDisabled)...)
 	kinds = append(kinds, d.Merchants.Kinds(d.TellMerchantApproved)...)
+	var periodic []jobs.Periodic
+	if d.Fulfillment != nil {
+		kinds = append(kinds, d.Fulfillment.Kinds(d.TellShopper, d.Log)...)
+		// Each parcel on its way is asked about every fulfillment.PollEvery; carriers' webhooks
+		// bring news in between.
+		periodic = append(periodic, jobs.Periodic{Kind: fulfillment.KindPoll, Every: time.Minute, Queue: jobs.QueueLow,
+			MaxRetry: jobs.NoRetry, Timeout: fulfillment.PollEvery})
+	}
+	if d.Orders != nil {
+		kinds = append(kinds, d.Orders.Kinds(d.Platform, d.Log.InfoContext)...)
+		// Unpaid orders are cancelled (stock back on sale) within a minute of their expiry,
+		// before their reservations' own grace period runs out.
+		periodic = append(periodic, jobs.Periodic{Kind: orders.TaskExpireUnpaid, Every: time.Minute, Queue: jobs.QueueCritical})
+	}
 	client := asynq.NewClient(d.Redis)
 	return &Worker{
 		log:    d.Log,
@@ -111,14 +134,14 @@ func New(d Deps) (*Worker, error) {
 		relay:  &jobs.Relay{Platform: d.Platform, Client: client, ListenURL: d.PlatformURL, Log: d.Log},
 		// Every replica runs the scheduler; each period's task still runs once (its task id
 		// names the period).
-		scheduler: &jobs.Scheduler{Client: client, Log: d.Log, Entries: []jobs.Periodic{
+		scheduler: &jobs.Scheduler{Client: client, Log: d.Log, Entries: append([]jobs.Periodic{
 			{Kind: TaskPurgeIdempotencyKeys, Every: time.Hour, Queue: jobs.QueueLow},
 			{Kind: TaskSweepSessions, Every: time.Hour, Queue: jobs.QueueLow},
 			// Tokens live 15 minutes and retired keys verify for twice that, so monthly is plenty.
 			{Kind: TaskRotateSigningKey, Every: 720 * time.Hour, Queue: jobs.QueueLow},
 			// Held stock returns to sale within a minute of its checkout's expiry.
 			{Kind: TaskExpireReservations, Every: time.Minute, Queue: jobs.QueueCritical},
-		}},
+		}, periodic...)},
 	}, nil
 }
 

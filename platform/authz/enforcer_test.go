@@ -18,7 +18,7 @@ const (
 // families are the resource families of the API and the two portals.
 var families = []string{
 	"/admin", "/console",
-	"/v1/plans", "/v1/tenants", "/v1/merchants", "/v1/products", "/v1/inventory", "/v1/orders", "/v1/payouts",
+	"/v1/plans", "/v1/tenants", "/v1/merchants", "/v1/products", "/v1/inventory", "/v1/orders", "/v1/shipments", "/v1/payouts",
 	"/v1/staff", "/v1/api-keys", "/v1/webhooks", "/v1/audit", "/v1/disputes",
 }
 
@@ -46,24 +46,24 @@ var matrix = []struct {
 	}},
 	{"tenant_owner", tenantA, map[string]string{
 		"/console": "rwd", "/v1/tenants": "rw", "/v1/plans": "r", "/v1/merchants": "rwd",
-		"/v1/products": "rwd", "/v1/inventory": "rw", "/v1/orders": "rw", "/v1/payouts": "r", "/v1/staff": "rwd",
+		"/v1/products": "rwd", "/v1/inventory": "rw", "/v1/orders": "rw", "/v1/shipments": "r", "/v1/payouts": "r", "/v1/staff": "rwd",
 		"/v1/api-keys": "rwd", "/v1/webhooks": "rwd", "/v1/audit": "r", "/v1/disputes": "r",
 	}},
 	{"tenant_admin", tenantA, map[string]string{
 		"/console": "rw", "/v1/tenants": "r", "/v1/plans": "r", "/v1/merchants": "rw",
-		"/v1/products": "rwd", "/v1/inventory": "rw", "/v1/orders": "rw", "/v1/payouts": "r", "/v1/staff": "rw",
+		"/v1/products": "rwd", "/v1/inventory": "rw", "/v1/orders": "rw", "/v1/shipments": "r", "/v1/payouts": "r", "/v1/staff": "rw",
 		"/v1/api-keys": "r", "/v1/webhooks": "rw", "/v1/audit": "r", "/v1/disputes": "r",
 	}},
 	{"tenant_staff", tenantA, map[string]string{
-		"/console": "rw", "/v1/merchants": "r", "/v1/products": "rw", "/v1/inventory": "r", "/v1/orders": "rw",
+		"/console": "rw", "/v1/merchants": "r", "/v1/products": "rw", "/v1/inventory": "r", "/v1/orders": "rw", "/v1/shipments": "r",
 	}},
 	{"merchant_owner", tenantA, map[string]string{
 		"/console": "rw", "/v1/merchants": "rw", "/v1/products": "rwd", "/v1/inventory": "rw", "/v1/orders": "rw",
-		"/v1/payouts": "r", "/v1/staff": "rwd", "/v1/api-keys": "rwd", "/v1/webhooks": "rwd",
+		"/v1/shipments": "rw", "/v1/payouts": "r", "/v1/staff": "rwd", "/v1/api-keys": "rwd", "/v1/webhooks": "rwd",
 		"/v1/disputes": "r",
 	}},
 	{"merchant_staff", tenantA, map[string]string{
-		"/console": "rw", "/v1/merchants": "r", "/v1/products": "rw", "/v1/inventory": "rw", "/v1/orders": "rw",
+		"/console": "rw", "/v1/merchants": "r", "/v1/products": "rw", "/v1/inventory": "rw", "/v1/orders": "rw", "/v1/shipments": "rw",
 	}},
 	{"shopper", tenantA, map[string]string{
 		"/v1/products": "r", "/v1/orders": "rw",

@@ -5,9 +5,13 @@ package blob
 import (
 	"context"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"mercato/platform/fault"
 )
 
 // Store is the bucket.
@@ -61,6 +65,52 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	if !ok {
 		return fmt.Errorf("bucket %s does not exist", s.bucket)
+	}
+	return nil
+}
+
+// ErrNotFound is returned by Get for a key the bucket does not hold.
+var ErrNotFound = fault.New(fault.NotFound, "object_not_found", "no such file")
+
+// Object describes a stored object.
+type Object struct {
+	Key         string
+	ContentType string
+	Size        int64
+	ETag        string
+	ModTime     time.Time
+}
+
+// Put stores size bytes from r under key, replacing what was there.
+func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, size int64) error {
+	if _, err := s.client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{ContentType: contentType}); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get opens the object under key; the caller closes it. Errors: ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+	o, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, Object{}, fmt.Errorf("get %s: %w", key, err)
+	}
+	// GetObject is lazy: Stat is the first round trip, and tells a missing key apart.
+	st, err := o.Stat()
+	if err != nil {
+		o.Close()
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil, Object{}, ErrNotFound
+		}
+		return nil, Object{}, fmt.Errorf("get %s: %w", key, err)
+	}
+	return o, Object{Key: key, ContentType: st.ContentType, Size: st.Size, ETag: st.ETag, ModTime: st.LastModified}, nil
+}
+
+// Delete removes the object under key; a missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	return nil
 }

@@ -42,6 +42,9 @@ type Config struct {
 	StripeSecretKey     string `env:"MERCATO_STRIPE_SECRET_KEY" flag:"stripe-secret-key" default:"sk_test_123" help:"Stripe secret key" secret:"value"`
 	StripeWebhookSecret string `env:"MERCATO_STRIPE_WEBHOOK_SECRET" flag:"stripe-webhook-secret" default:"whsec_dev" help:"secret that signs inbound Stripe webhooks" secret:"value"`
 
+	CarrierURL    string `env:"MERCATO_CARRIER_URL" flag:"carrier-url" default:"" help:"base URL of the generic carrier tracking API (docs/jobs.md); empty offers only the manual carrier (dev starts a simulator and points this at it)"`
+	CarrierSecret string `env:"MERCATO_CARRIER_SECRET" flag:"carrier-secret" default:"" help:"bearer token for the carrier API; also verifies its webhooks to /webhooks/carriers/generic_http" secret:"value"`
+
 	WebhooksAllowInsecure bool `env:"MERCATO_WEBHOOKS_ALLOW_INSECURE" flag:"webhooks-allow-insecure" default:"false" help:"dev and tests only: outbound webhooks may use http:// and loopback addresses"`
 
 	SecretKey string `env:"MERCATO_SECRET_KEY" flag:"secret-key" default:"" help:"at least 32 random characters; keys the encryption of stored secrets and the signing of cookies (dev makes one in .data/secret-key)" secret:"value"`
@@ -110,6 +113,14 @@ func (c Config) validate() error {
 	}
 	if _, err := url.Parse(c.StripeAPIBase); err != nil || !strings.HasPrefix(c.StripeAPIBase, "http") {
 		return &Error{"MERCATO_STRIPE_API_BASE", "want an http(s) URL"}
+	}
+	if c.CarrierURL != "" {
+		if u, err := url.Parse(c.CarrierURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return &Error{"MERCATO_CARRIER_URL", "want an http(s) URL with a host"}
+		}
+		if c.CarrierSecret == "" {
+			return &Error{"MERCATO_CARRIER_SECRET", "required with MERCATO_CARRIER_URL: it verifies the carrier's webhooks"}
+		}
 	}
 	for _, p := range strings.Split(c.TrustedProxies, ",") {
 		if p = strings.TrimSpace(p); p == "" {

@@ -69,6 +69,8 @@ func twoTenants(t *testing.T, f *dbtest.Fixture) (a, b uuid.UUID) {
 				`INSERT INTO product_images (tenant_id, product_id, merchant_id, key) SELECT ?0, id, merchant_id, 'img/same.jpg' FROM products WHERE tenant_id = ?0`,
 				`INSERT INTO variants (tenant_id, id, product_id, merchant_id, sku) SELECT ?0, ?0, id, merchant_id, 'SAME-SKU' FROM products WHERE tenant_id = ?0`,
 				`INSERT INTO variant_prices (tenant_id, variant_id, merchant_id, currency, amount_minor) SELECT ?0, id, merchant_id, 'USD', 1000 FROM variants WHERE tenant_id = ?0`,
+				// Listing the product writes its search document (migration 0012's triggers).
+				`UPDATE products SET status = 'active' WHERE tenant_id = ?0`,
 				`INSERT INTO stock_locations (tenant_id, id, merchant_id, name, is_default)
 				   SELECT ?0, ?0, id, 'Main', true FROM merchants WHERE tenant_id = ?0 AND handle = 'same-handle'`,
 				`INSERT INTO inventory_levels (tenant_id, variant_id, location_id, merchant_id, on_hand, reserved)
@@ -77,6 +79,32 @@ func twoTenants(t *testing.T, f *dbtest.Fixture) (a, b uuid.UUID) {
 				   SELECT ?0, ?0, id, merchant_id, 5, 'received', 'system:test', 5 FROM stock_locations WHERE tenant_id = ?0 AND id = ?0`,
 				`INSERT INTO reservations (tenant_id, variant_id, location_id, merchant_id, quantity, owner_ref, expires_at)
 				   SELECT ?0, ?0, id, merchant_id, 1, 'checkout', now() + interval '15 minutes' FROM stock_locations WHERE tenant_id = ?0 AND id = ?0`,
+				`INSERT INTO carts (tenant_id, id, shopper_id) SELECT ?0, ?0, id FROM shoppers WHERE tenant_id = ?0`,
+				`INSERT INTO cart_lines (tenant_id, cart_id, variant_id, quantity, seen_price_minor) VALUES (?0, ?0, ?0, 1, 1000)`,
+				`INSERT INTO coupons (tenant_id, id, code, kind, percent_bp, currency, funded_by, starts_at, ends_at, created_by)
+				   VALUES (?0, ?0, 'SAME-CODE', 'percentage', 1000, 'USD', 'tenant', now(), now() + interval '1 day', 'system:test')`,
+				`INSERT INTO coupon_redemptions (tenant_id, coupon_id, order_id, shopper_key, discount_minor, currency)
+				   VALUES (?0, ?0, ?0, 'email:same@example.com', 100, 'USD')`,
+				`INSERT INTO flash_sales (tenant_id, id, merchant_id, variant_id, currency, price_minor, quantity, starts_at, ends_at, created_by)
+				   SELECT ?0, ?0, merchant_id, id, 'USD', 500, 10, now(), now() + interval '1 hour', 'system:test' FROM variants WHERE tenant_id = ?0 AND id = ?0`,
+				`INSERT INTO flash_claims (tenant_id, sale_id, merchant_id, order_id, shopper_key, quantity)
+				   SELECT ?0, id, merchant_id, ?0, 'email:same@example.com', 1 FROM flash_sales WHERE tenant_id = ?0 AND id = ?0`,
+				`INSERT INTO shipping_rates (tenant_id, merchant_id, name, currency, kind, flat_minor)
+				   SELECT ?0, id, 'Standard', 'USD', 'flat', 500 FROM merchants WHERE tenant_id = ?0 AND handle = 'same-handle'`,
+				`INSERT INTO tax_rates (tenant_id, country, name, rate_bp) VALUES (?0, 'US', 'Sales tax', 800)`,
+				`INSERT INTO orders (tenant_id, id, number, shopper_key, email, currency, address, subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor, expires_at)
+				   VALUES (?0, ?0, 'SAME-1', 'email:same@example.com', 'same@example.com', 'USD', '{}', 1000, 0, 0, 0, 1000, now() + interval '30 minutes')`,
+				`INSERT INTO merchant_orders (tenant_id, id, order_id, merchant_id, currency, subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor)
+				   SELECT ?0, ?0, ?0, id, 'USD', 1000, 0, 0, 0, 1000 FROM merchants WHERE tenant_id = ?0 AND handle = 'same-handle'`,
+				`INSERT INTO order_lines (tenant_id, order_id, merchant_order_id, merchant_id, variant_id, product_id, quantity, unit_price_minor, list_price_minor, subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor)
+				   SELECT ?0, ?0, id, merchant_id, ?0, ?0, 1, 1000, 1000, 1000, 0, 0, 0, 1000 FROM merchant_orders WHERE tenant_id = ?0 AND id = ?0`,
+				`INSERT INTO order_events (tenant_id, order_id, actor, to_status) VALUES (?0, ?0, 'system:test', 'pending_payment')`,
+				`INSERT INTO shipments (tenant_id, id, order_id, merchant_order_id, merchant_id, carrier, tracking_number, created_by)
+				   SELECT ?0, ?0, order_id, id, merchant_id, 'manual', 'SAME-TRACK', 'system:test' FROM merchant_orders WHERE tenant_id = ?0 AND id = ?0`,
+				`INSERT INTO shipment_lines (tenant_id, shipment_id, order_line_id, merchant_id, quantity)
+				   SELECT ?0, ?0, id, merchant_id, 1 FROM order_lines WHERE tenant_id = ?0 AND order_id = ?0`,
+				`INSERT INTO tracking_events (tenant_id, shipment_id, merchant_id, status, occurred_at, source)
+				   SELECT ?0, id, merchant_id, 'label_created', now(), 'manual' FROM shipments WHERE tenant_id = ?0 AND id = ?0`,
 			} {
 				if _, err := tx.ExecContext(ctx, s, id, slug); err != nil {
 					return err

@@ -19,7 +19,7 @@ import (
 )
 
 // Scope families an API key or token can be given read or write access to.
-var scopeFamilies = []string{"products", "orders", "inventory", "customers", "payouts", "webhooks", "merchants", "staff", "audit"}
+var scopeFamilies = []string{"products", "orders", "shipments", "inventory", "customers", "payouts", "webhooks", "merchants", "staff", "audit"}
 
 // ValidateScopes checks that every scope is <family>:read or <family>:write for a known
 // family and returns them sorted without duplicates. Errors: ErrUnknownScope (wrapped with

@@ -32,6 +32,7 @@ var (
 	ErrCategoryInUse    = fault.New(fault.Conflict, "category_in_use", "the category still has subcategories")
 	ErrTenantOnly       = fault.New(fault.Forbidden, "tenant_staff_only", "only the marketplace's staff may do this")
 	ErrNotListable      = fault.New(fault.Unprocessable, "listing_refused", "the product does not meet the marketplace's listing rules")
+	ErrPlanLimit        = fault.New(fault.Unprocessable, "plan_limit_reached", "the marketplace's plan has no room for another product")
 )
 
 // Product statuses: draft → pending_review → active, or draft → active when the listing rules
@@ -104,8 +105,9 @@ type Product struct {
 	UpdatedAt    time.Time                  `json:"updated_at"`
 }
 
-// ListingPolicy decides whether a product may go live; *authz.Policies with the listing
-// decision (policies/listing.rego) in production.
+// ListingPolicy decides whether a product may go live (policies/listing.rego) and whether
+// the tenant's plan has room for one more (policies/plan_limits.rego); *authz.Policies in
+// production.
 type ListingPolicy interface {
 	Decide(ctx context.Context, name string, input any) (authz.Decision, error)
 }

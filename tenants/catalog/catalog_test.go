@@ -328,6 +328,13 @@ func TestUniquePerTenant(t *testing.T) {
 func TestSubmitAndModerate(t *testing.T) {
 	fx := setup(t)
 	ctx := merchantCtx(fx.m1)
+	// The demo's Lumen moderates listings; this test starts without review and turns it on.
+	if err := fx.f.Platform.Do(staff(), "test.settings", func(tx bun.IDB) error {
+		_, err := tx.ExecContext(context.Background(), `UPDATE tenants SET settings = settings || '{"require_listing_review": false}' WHERE id = ?`, fx.lumen)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	empty, err := fx.s.CreateProduct(ctx, fx.lumen, catalog.ProductInput{Slug: "empty"})
 	if err != nil {

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -17,6 +18,13 @@ type productOutput struct{ Body Product }
 type variantOutput struct{ Body Variant }
 
 type categoryOutput struct{ Body Category }
+
+// exportOutput is CSV, written as it is.
+type exportOutput struct {
+	ContentType string `header:"Content-Type"`
+	Disposition string `header:"Content-Disposition"`
+	Body        []byte
+}
 
 type productID struct {
 	ID uuid.UUID `path:"id"`
@@ -112,6 +120,43 @@ func Routes(api huma.API, s *Service) {
 		}
 		a, err := s.DefineAttribute(ctx, t, in.Body)
 		return &struct{ Body Attribute }{Body: a}, err
+	})
+
+	httpx.Register(api, huma.Operation{
+		OperationID: "import-products", Method: http.MethodPost, Path: "/v1/products/import", Tags: []string{tag},
+		Summary: "Import products from CSV",
+		Description: "One row per variant (see the export for the columns). Rows are upserted by product slug and sku; " +
+			"rejected rows are listed with their line and reason and the others are imported. Running the same file again changes nothing. " +
+			"New products are drafts. Merchant staff import into their own store only. At most 1 MiB and 5000 rows.",
+		MaxBodyBytes: 2 * MaxImportBytes, // larger than the import's own cap, so the import says why
+		Errors:       []int{http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *struct {
+		RawBody []byte `contentType:"text/csv"`
+	}) (*struct{ Body ImportReport }, error) {
+		t, err := tenant(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.ImportCSV(ctx, t, in.RawBody)
+		return &struct{ Body ImportReport }{Body: r}, err
+	})
+	httpx.Register(api, huma.Operation{
+		OperationID: "export-products", Method: http.MethodGet, Path: "/v1/products/export", Tags: []string{tag},
+		Summary:     "Export products as CSV",
+		Description: "The import's format: one row per variant, a price column per currency in use, an attr_ column per attribute. Merchant staff get their own store's products.",
+		Responses: map[string]*huma.Response{"200": {Description: "CSV, UTF-8, with a header row",
+			Content: map[string]*huma.MediaType{"text/csv": {Schema: &huma.Schema{Type: "string"}}}}},
+		Errors: []int{http.StatusForbidden},
+	}, func(ctx context.Context, _ *struct{}) (*exportOutput, error) {
+		t, err := tenant(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		if err := s.ExportCSV(ctx, t, &b); err != nil {
+			return nil, err
+		}
+		return &exportOutput{ContentType: "text/csv; charset=utf-8", Disposition: `attachment; filename="products.csv"`, Body: b.Bytes()}, nil
 	})
 
 	httpx.Register(api, huma.Operation{

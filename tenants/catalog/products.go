@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -146,7 +147,8 @@ func typedValue(d attributeRow, raw json.RawMessage) (json.RawMessage, error) {
 }
 
 // CreateProduct creates a draft. Merchant staff create for their merchant; marketplace staff
-// name one. Errors: invalid fields, ErrMerchantNotFound, ErrCategoryNotFound, ErrSlugTaken.
+// name one. Errors: invalid fields, ErrMerchantNotFound, ErrCategoryNotFound, ErrSlugTaken,
+// ErrPlanLimit.
 func (s *Service) CreateProduct(ctx context.Context, tenantID uuid.UUID, in ProductInput) (Product, error) {
 	merchantID := in.MerchantID
 	if m, ok := scope.MerchantFrom(ctx); ok {
@@ -184,6 +186,9 @@ func (s *Service) CreateProduct(ctx context.Context, tenantID uuid.UUID, in Prod
 		if err := checkAttributes(ctx, tx, tenantID, in.Attributes); err != nil {
 			return err
 		}
+		if err := s.productRoom(ctx, tx, tenantID); err != nil {
+			return err
+		}
 		now := s.now().UTC()
 		r := productRow{TenantID: tenantID, ID: uuid.Must(uuid.NewV7()), MerchantID: merchantID, Slug: in.Slug,
 			Status: StatusDraft, CategoryID: in.CategoryID, Attributes: in.Attributes, CreatedAt: now, UpdatedAt: now}
@@ -210,6 +215,64 @@ func (s *Service) CreateProduct(ctx context.Context, tenantID uuid.UUID, in Prod
 		return Product{}, fmt.Errorf("create product: %w", err)
 	}
 	return out, nil
+}
+
+// productRoom asks the plan_limits policy whether the tenant's plan has room for one more
+// product; archived products are off sale and do not count. It takes a per-tenant lock first,
+// held until the transaction ends, so two creations cannot both take the last place.
+// Errors: ErrPlanLimit with the policy's reasons.
+func (s *Service) productRoom(ctx context.Context, tx bun.IDB, tenantID uuid.UUID) error {
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('products:' || ?::text, 0))", tenantID.String()); err != nil {
+		return fmt.Errorf("lock product count: %w", err)
+	}
+	var raw []byte
+	if err := tx.NewRaw("SELECT p.limits FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = ?", tenantID).Scan(ctx, &raw); err != nil {
+		return fmt.Errorf("read plan limits: %w", err)
+	}
+	var limits map[string]any
+	if err := json.Unmarshal(raw, &limits); err != nil {
+		return fmt.Errorf("plan limits: %w", err)
+	}
+	// The plan counts the whole marketplace, but a merchant's transaction sees only its own
+	// products: the merchant fence is lifted for this one count (tenant RLS still applies, and
+	// only the number leaves the statement) and put back as it was.
+	var fence string
+	if err := tx.NewRaw("SELECT coalesce(current_setting('app.merchant_id', true), '')").Scan(ctx, &fence); err != nil {
+		return err
+	}
+	var used int
+	err := func() error {
+		if fence != "" {
+			if _, err := tx.ExecContext(ctx, "SELECT set_config('app.merchant_id', '', true)"); err != nil {
+				return err
+			}
+		}
+		return tx.NewRaw("SELECT count(*) FROM products WHERE tenant_id = ? AND status <> ?", tenantID, StatusArchived).Scan(ctx, &used)
+	}()
+	if fence != "" {
+		if _, rerr := tx.ExecContext(ctx, "SELECT set_config('app.merchant_id', ?, true)", fence); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("count products: %w", err)
+	}
+	d, err := s.listing.Decide(ctx, authz.DecidePlanLimits, map[string]any{
+		"action": "add_product",
+		"plan":   map[string]any{"limits": limits},
+		"usage":  map[string]any{"products": used},
+	})
+	if err != nil {
+		return err // fails closed: an undecidable policy creates nothing
+	}
+	if !d.Allow {
+		e := *ErrPlanLimit
+		for _, r := range d.Reasons {
+			e.Fields = append(e.Fields, fault.FieldError{Location: "plan", Message: r})
+		}
+		return fmt.Errorf("%w%w", &e, ErrPlanLimit)
+	}
+	return nil
 }
 
 func checkCategory(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, id *uuid.UUID) error {
@@ -373,21 +436,51 @@ type ListFilter struct {
 	CategoryID uuid.UUID
 	MerchantID uuid.UUID
 	Attributes map[string]string
+	// Sort is "" (newest first), "created" (by creation, Desc for newest first) or "slug".
+	Sort string
+	Desc bool
 	httpx.PageParams
 }
 
-// ListProducts pages through products, newest first. In a merchant scope only the merchant's.
+// ListProducts pages through products, newest first unless f.Sort says otherwise. In a merchant
+// scope only the merchant's. Errors: httpx.ErrBadCursor.
 func (s *Service) ListProducts(ctx context.Context, tenantID uuid.UUID, f ListFilter) (httpx.Page[Product], error) {
-	var after uuid.UUID
-	if _, err := httpx.DecodeCursor(f.Cursor, &after); err != nil {
+	// Keyset paging on a unique column: id for creation order (UUIDv7), slug by name.
+	column, desc := "id", true
+	if f.Sort == "created" || f.Sort == "slug" {
+		desc = f.Desc
+	}
+	if f.Sort == "slug" {
+		column = "slug"
+	}
+	var (
+		afterID   uuid.UUID
+		afterSlug string
+		first     bool
+		err       error
+	)
+	if column == "slug" {
+		first, err = httpx.DecodeCursor(f.Cursor, &afterSlug)
+	} else {
+		first, err = httpx.DecodeCursor(f.Cursor, &afterID)
+	}
+	if err != nil {
 		return httpx.Page[Product]{}, err
 	}
 	var out []Product
-	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error {
+	err = s.inScope(ctx, tenantID, func(tx bun.IDB) error {
 		var rows []productRow
-		q := tx.NewSelect().Model(&rows).Where("tenant_id = ?", tenantID).OrderExpr("id DESC").Limit(int64(f.Size() + 1))
-		if after != uuid.Nil {
-			q = q.Where("id < ?", after)
+		order, cmp := column+" ASC", ">"
+		if desc {
+			order, cmp = column+" DESC", "<"
+		}
+		q := tx.NewSelect().Model(&rows).Where("tenant_id = ?", tenantID).OrderExpr(order).Limit(int64(f.Size() + 1))
+		switch {
+		case first:
+		case column == "slug":
+			q = q.Where("slug "+cmp+" ?", afterSlug)
+		default:
+			q = q.Where("id "+cmp+" ?", afterID)
 		}
 		if publicOnly(ctx) {
 			q = q.Where("status = ?", StatusActive)
@@ -418,7 +511,12 @@ func (s *Service) ListProducts(ctx context.Context, tenantID uuid.UUID, f ListFi
 	if err != nil {
 		return httpx.Page[Product]{}, fmt.Errorf("list products: %w", err)
 	}
-	return httpx.PageOf(out, f.PageParams, func(p Product) any { return p.ID }), nil
+	return httpx.PageOf(out, f.PageParams, func(p Product) any {
+		if column == "slug" {
+			return p.Slug
+		}
+		return p.ID
+	}), nil
 }
 
 // attributeMatch turns code=value filters into a typed JSON object for @>; only filterable

@@ -25,6 +25,7 @@ import (
 var (
 	ErrLocationNotFound    = fault.New(fault.NotFound, "location_not_found", "stock location not found")
 	ErrMerchantNotFound    = fault.New(fault.NotFound, "merchant_not_found", "merchant not found")
+	ErrVariantNotFound     = fault.New(fault.NotFound, "variant_not_found", "no such variant of the location's merchant")
 	ErrLocationNameTaken   = fault.New(fault.Conflict, "location_name_taken", "this merchant already has a location with this name")
 	ErrNegativeStock       = fault.New(fault.Conflict, "negative_stock", "the adjustment would leave less than zero on hand")
 	ErrBelowReserved       = fault.New(fault.Conflict, "stock_below_reserved", "the adjustment would leave less on hand than is reserved for checkouts")
@@ -259,7 +260,8 @@ const levelColumns = "variant_id, location_id, merchant_id, on_hand, reserved, a
 // it writes the history row and the audit entry in the same transaction. A location without a
 // level for the variant starts at zero.
 // Errors: invalid fields, ErrLocationNotFound (also another merchant's location in a merchant
-// scope, or another tenant's), ErrNegativeStock, ErrBelowReserved.
+// scope, or another tenant's), ErrVariantNotFound (also a variant of another merchant than the
+// location's), ErrNegativeStock, ErrBelowReserved.
 func (s *Service) Adjust(ctx context.Context, tenantID uuid.UUID, in NewAdjustment) (Adjustment, Level, error) {
 	bad := map[string]string{}
 	if in.VariantID == uuid.Nil {
@@ -296,6 +298,16 @@ func (s *Service) Adjust(ctx context.Context, tenantID uuid.UUID, in NewAdjustme
 		}
 		if err != nil {
 			return fmt.Errorf("find location: %w", err)
+		}
+		// Levels reference the variant with the location's merchant (migration 0011): asking
+		// first turns what would be a foreign-key failure into a clear 404.
+		var owner uuid.UUID
+		err = tx.NewRaw("SELECT merchant_id FROM variants WHERE tenant_id = ? AND id = ?", tenantID, in.VariantID).Scan(ctx, &owner)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && owner != merchantID {
+			return ErrVariantNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("find variant: %w", err)
 		}
 		var before Level
 		if err := tx.NewRaw(`INSERT INTO inventory_levels (tenant_id, variant_id, location_id, merchant_id)

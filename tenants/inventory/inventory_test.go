@@ -75,10 +75,32 @@ func (fx fixture) location(t *testing.T, slug, handle, name string, isDefault bo
 	return l
 }
 
-// stock puts n units of a new variant at loc and returns the variant.
+// variant creates a draft product with one variant for merchant in tenant slug, straight in
+// the catalog's tables (stock rows reference variants, migration 0011), and returns the variant.
+func (fx fixture) variant(t *testing.T, slug string, merchant uuid.UUID) uuid.UUID {
+	t.Helper()
+	v := uuid.Must(uuid.NewV7())
+	ctx := context.Background()
+	err := fx.f.Platform.Do(ctx, "test.variant", func(tx bun.IDB) error {
+		p := uuid.Must(uuid.NewV7())
+		if _, err := tx.ExecContext(ctx, `INSERT INTO products (tenant_id, id, merchant_id, slug) VALUES (?, ?, ?, ?)`,
+			fx.tenant[slug], p, merchant, "p-"+p.String()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO variants (tenant_id, id, product_id, merchant_id, sku) VALUES (?, ?, ?, ?, ?)`,
+			fx.tenant[slug], v, p, merchant, "SKU-"+v.String())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("create variant: %v", err)
+	}
+	return v
+}
+
+// stock puts n units of a new variant of loc's merchant at loc and returns the variant.
 func (fx fixture) stock(t *testing.T, slug string, loc inventory.Location, n int) uuid.UUID {
 	t.Helper()
-	v := uuid.New()
+	v := fx.variant(t, slug, loc.MerchantID)
 	fx.add(t, slug, v, loc, n)
 	return v
 }
@@ -177,7 +199,7 @@ func TestAdjustmentsAndHistory(t *testing.T) {
 	fx := setup(t)
 	lumen := fx.tenant["lumen"]
 	loc := fx.location(t, "lumen", "northwind-lighting", "Oslo", false)
-	v := uuid.New()
+	v := fx.variant(t, "lumen", loc.MerchantID)
 	ctx := scope.WithActor(context.Background(), "user:packer")
 	steps := []struct {
 		delta  int
@@ -231,6 +253,30 @@ func TestAdjustmentsAndHistory(t *testing.T) {
 	}
 	if _, _, err := fx.s.Adjust(ctx, lumen, inventory.NewAdjustment{VariantID: v, LocationID: uuid.New(), Delta: 1, Reason: inventory.ReasonOther}); !errors.Is(err, inventory.ErrLocationNotFound) {
 		t.Errorf("unknown location: %v", err)
+	}
+	// A variant that does not exist, and one of another merchant, cannot be stocked here:
+	// 404, and no level or history row appears.
+	before := fx.count(t, "SELECT count(*) FROM inventory_adjustments WHERE tenant_id = ?", lumen)
+	for name, variant := range map[string]uuid.UUID{
+		"unknown variant":            uuid.New(),
+		"another merchant's variant": fx.variant(t, "lumen", fx.merchant["oak-and-ash"]),
+	} {
+		if _, _, err := fx.s.Adjust(ctx, lumen, inventory.NewAdjustment{VariantID: variant, LocationID: loc.ID, Delta: 1, Reason: inventory.ReasonReceived}); !errors.Is(err, inventory.ErrVariantNotFound) {
+			t.Errorf("%s: %v, want ErrVariantNotFound", name, err)
+		}
+	}
+	if n := fx.count(t, "SELECT count(*) FROM inventory_adjustments WHERE tenant_id = ?", lumen); n != before {
+		t.Errorf("refused adjustments wrote history: %d rows, want %d", n, before)
+	}
+	// The database holds the same line without the service: a level naming a variant of
+	// another merchant than its location's breaks the foreign key of migration 0011.
+	err = fx.f.Platform.Do(context.Background(), "test.fk", func(tx bun.IDB) error {
+		_, err := tx.ExecContext(context.Background(), `INSERT INTO inventory_levels (tenant_id, variant_id, location_id, merchant_id)
+			VALUES (?, ?, ?, ?)`, lumen, fx.variant(t, "lumen", fx.merchant["oak-and-ash"]), loc.ID, loc.MerchantID)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "inventory_levels_variant_fkey") {
+		t.Errorf("a level for another merchant's variant: %v, want the variant foreign key to refuse it", err)
 	}
 }
 
@@ -556,7 +602,7 @@ func TestRoutes(t *testing.T) {
 		t.Fatalf("create location: %d %s", r.Code, r.Body)
 	}
 	loc := fx.location(t, "lumen", "northwind-lighting", "Bergen", true)
-	v := uuid.New()
+	v := fx.variant(t, "lumen", loc.MerchantID)
 	if r := api.PostCtx(asLumen, "/v1/inventory/adjustments", map[string]any{"variant_id": v, "location_id": loc.ID, "delta": 4, "reason": "received"}); r.Code != http.StatusCreated || !strings.Contains(r.Body.String(), `"available":4`) {
 		t.Errorf("adjust: %d %s", r.Code, r.Body)
 	}

@@ -172,10 +172,52 @@ WITH pick AS (
 )
 SELECT pick.location_id AS picked, ins.location_id, ins.merchant_id FROM pick LEFT JOIN ins ON true`
 
+// ReserveTx is Reserve inside the caller's transaction, which must run in the tenant's scope
+// (db.WithTenant): checkout holds stock in the same transaction that writes its order, so
+// either both happen or neither does. It does not retry a deadlock, because PostgreSQL aborts
+// the whole transaction: the caller retries its own transaction (errors.Is(err, ErrDeadlock)
+// tells it when). Errors: those of Reserve, and ErrDeadlock.
+func (s *Service) ReserveTx(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, lines []Line, ownerRef string, ttl time.Duration) ([]Reservation, error) {
+	merged, err := validateReserve(lines, &ownerRef, ttl)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.hold(ctx, tx, tenantID, merged, ownerRef, ttl)
+	if isDeadlock(err) {
+		err = fmt.Errorf("%w: %w", ErrDeadlock, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reserve stock: %w", err)
+	}
+	return out, nil
+}
+
+// ErrDeadlock marks a ReserveTx that PostgreSQL aborted to break a deadlock (or a
+// serialization failure): its transaction is lost and should run again from the start.
+var ErrDeadlock = fault.New(fault.Conflict, "reservation_deadlock", "stock was contended; try again")
+
+// IsRetryable reports whether err is a deadlock or serialization failure, after which a
+// transaction may simply run again.
+func IsRetryable(err error) bool { return isDeadlock(err) || errors.Is(err, ErrDeadlock) }
+
 func (s *Service) reserveOnce(ctx context.Context, tenantID uuid.UUID, lines []Line, ownerRef string, ttl time.Duration) ([]Reservation, error) {
+	var out []Reservation
+	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error {
+		var err error
+		out, err = s.hold(ctx, tx, tenantID, lines, ownerRef, ttl)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// hold runs holdLine for every (merged, sorted) line in tx.
+func (s *Service) hold(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, lines []Line, ownerRef string, ttl time.Duration) ([]Reservation, error) {
 	now := s.now().UTC()
 	out := make([]Reservation, 0, len(lines))
-	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error {
+	err := func() error {
 		for _, l := range lines {
 			r := Reservation{ID: uuid.Must(uuid.NewV7()), VariantID: l.VariantID, Quantity: l.Quantity, OwnerRef: ownerRef,
 				Status: StatusHeld, ExpiresAt: now.Add(ttl), CreatedAt: now}
@@ -200,7 +242,7 @@ func (s *Service) reserveOnce(ctx context.Context, tenantID uuid.UUID, lines []L
 			out = append(out, r)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -256,39 +298,53 @@ func (s *Service) Commit(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUI
 	if len(ids) == 0 {
 		return nil
 	}
-	actor := string(scope.ActorFrom(ctx))
-	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error {
-		rs, err := lockReservations(ctx, tx, tenantID, ids)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			if r.Status == StatusReleased || r.Status == StatusExpired {
-				return ErrReservationLapsed
-			}
-		}
-		for _, r := range rs {
-			if r.Status != StatusHeld {
-				continue
-			}
-			if _, err := tx.NewRaw(`WITH lv AS (
-				UPDATE inventory_levels SET on_hand = on_hand - ?3, reserved = reserved - ?3, updated_at = now()
-				WHERE tenant_id = ?0 AND variant_id = ?1 AND location_id = ?2
-				RETURNING merchant_id, on_hand)
-				INSERT INTO inventory_adjustments (tenant_id, variant_id, location_id, merchant_id, delta, reason, note, actor, on_hand_after, reservation_id)
-				SELECT ?0, ?1, ?2, merchant_id, -?3, 'sold', ?4, ?5, on_hand, ?6 FROM lv`,
-				tenantID, r.VariantID, r.LocationID, r.Quantity, "order for "+r.OwnerRef, actor, r.ID).Exec(ctx); err != nil {
-				return fmt.Errorf("sell %s: %w", r.ID, err)
-			}
-			if _, err := tx.NewRaw(`UPDATE reservations SET status = 'committed', updated_at = now() WHERE tenant_id = ? AND id = ?`,
-				tenantID, r.ID).Exec(ctx); err != nil {
-				return fmt.Errorf("mark committed: %w", err)
-			}
-		}
-		return nil
-	})
+	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error { return commit(ctx, tx, tenantID, ids) })
 	if err != nil {
 		return fmt.Errorf("commit reservations: %w", err)
+	}
+	return nil
+}
+
+// CommitTx is Commit inside the caller's transaction (in the tenant's scope), so an order
+// becomes paid and its stock sold together.
+func (s *Service) CommitTx(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := commit(ctx, tx, tenantID, ids); err != nil {
+		return fmt.Errorf("commit reservations: %w", err)
+	}
+	return nil
+}
+
+func commit(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, ids []uuid.UUID) error {
+	actor := string(scope.ActorFrom(ctx))
+	rs, err := lockReservations(ctx, tx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Status == StatusReleased || r.Status == StatusExpired {
+			return ErrReservationLapsed
+		}
+	}
+	for _, r := range rs {
+		if r.Status != StatusHeld {
+			continue
+		}
+		if _, err := tx.NewRaw(`WITH lv AS (
+			UPDATE inventory_levels SET on_hand = on_hand - ?3, reserved = reserved - ?3, updated_at = now()
+			WHERE tenant_id = ?0 AND variant_id = ?1 AND location_id = ?2
+			RETURNING merchant_id, on_hand)
+			INSERT INTO inventory_adjustments (tenant_id, variant_id, location_id, merchant_id, delta, reason, note, actor, on_hand_after, reservation_id)
+			SELECT ?0, ?1, ?2, merchant_id, -?3, 'sold', ?4, ?5, on_hand, ?6 FROM lv`,
+			tenantID, r.VariantID, r.LocationID, r.Quantity, "order for "+r.OwnerRef, actor, r.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("sell %s: %w", r.ID, err)
+		}
+		if _, err := tx.NewRaw(`UPDATE reservations SET status = 'committed', updated_at = now() WHERE tenant_id = ? AND id = ?`,
+			tenantID, r.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("mark committed: %w", err)
+		}
 	}
 	return nil
 }
@@ -300,32 +356,46 @@ func (s *Service) Release(ctx context.Context, tenantID uuid.UUID, ids []uuid.UU
 	if len(ids) == 0 {
 		return nil
 	}
-	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error {
-		rs, err := lockReservations(ctx, tx, tenantID, ids)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			if r.Status == StatusCommitted {
-				return ErrReservationCommitted
-			}
-		}
-		for _, r := range rs {
-			if r.Status != StatusHeld {
-				continue
-			}
-			if _, err := tx.NewRaw(`WITH r AS (
-				UPDATE reservations SET status = 'released', updated_at = now() WHERE tenant_id = ?0 AND id = ?1)
-				UPDATE inventory_levels SET reserved = reserved - ?4, updated_at = now()
-				WHERE tenant_id = ?0 AND variant_id = ?2 AND location_id = ?3`,
-				tenantID, r.ID, r.VariantID, r.LocationID, r.Quantity).Exec(ctx); err != nil {
-				return fmt.Errorf("release %s: %w", r.ID, err)
-			}
-		}
-		return nil
-	})
+	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error { return release(ctx, tx, tenantID, ids) })
 	if err != nil {
 		return fmt.Errorf("release reservations: %w", err)
+	}
+	return nil
+}
+
+// ReleaseTx is Release inside the caller's transaction (in the tenant's scope), so a cancelled
+// order and its stock going back to sale commit together.
+func (s *Service) ReleaseTx(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := release(ctx, tx, tenantID, ids); err != nil {
+		return fmt.Errorf("release reservations: %w", err)
+	}
+	return nil
+}
+
+func release(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, ids []uuid.UUID) error {
+	rs, err := lockReservations(ctx, tx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Status == StatusCommitted {
+			return ErrReservationCommitted
+		}
+	}
+	for _, r := range rs {
+		if r.Status != StatusHeld {
+			continue
+		}
+		if _, err := tx.NewRaw(`WITH r AS (
+			UPDATE reservations SET status = 'released', updated_at = now() WHERE tenant_id = ?0 AND id = ?1)
+			UPDATE inventory_levels SET reserved = reserved - ?4, updated_at = now()
+			WHERE tenant_id = ?0 AND variant_id = ?2 AND location_id = ?3`,
+			tenantID, r.ID, r.VariantID, r.LocationID, r.Quantity).Exec(ctx); err != nil {
+			return fmt.Errorf("release %s: %w", r.ID, err)
+		}
 	}
 	return nil
 }

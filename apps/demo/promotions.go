@@ -1,0 +1,45 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"mercato/tenants/promotions"
+)
+
+// Coupon is a demo coupon every demo store gets: what a shopper can type in the cart.
+const Coupon = "WELCOME10"
+
+// FlashSKU is the variant on a flash sale in Lumen, so the product page shows its countdown.
+const FlashSKU = "ARC-BRASS-DESK-LAMP-BLACK"
+
+// loadPromotions gives every demo store the welcome coupon (10% off, once per shopper, paid for
+// by the marketplace) and Lumen a week-long flash sale of 10 black arc lamps. A second load
+// changes nothing while the sale runs: the code and the sale's period are taken.
+func loadPromotions(ctx context.Context, s *promotions.Service, tenants map[string]uuid.UUID) error {
+	for _, t := range Tenants {
+		tid, ok := tenants[t.Slug]
+		if !ok {
+			continue
+		}
+		_, err := s.CreateCoupon(ctx, tid, promotions.CouponInput{Code: Coupon, Kind: promotions.KindPercentage, Percent: "10",
+			FundedBy: promotions.FundedByTenant, EndsAt: time.Now().AddDate(1, 0, 0), UsageLimit: ptrTo(1000), PerShopperLimit: ptrTo(1)})
+		if err != nil && !errors.Is(err, promotions.ErrCouponCodeTaken) {
+			return fmt.Errorf("demo coupon in %s: %w", t.Slug, err)
+		}
+	}
+	if tid, ok := tenants["lumen"]; ok {
+		_, err := s.CreateFlashSale(ctx, tid, promotions.FlashSaleInput{SKU: FlashSKU, Price: "59.00", Quantity: 10, PerShopperLimit: 2,
+			EndsAt: time.Now().AddDate(0, 0, 7)})
+		if err != nil && !errors.Is(err, promotions.ErrFlashOverlap) && !errors.Is(err, promotions.ErrVariantNotFound) {
+			return fmt.Errorf("demo flash sale: %w", err)
+		}
+	}
+	return nil
+}
+
+func ptrTo(n int) *int { return &n }

@@ -1,0 +1,4 @@
+DROP INDEX reservations_variant;
+ALTER TABLE reservations DROP CONSTRAINT reservations_variant_fkey;
+ALTER TABLE inventory_adjustments DROP CONSTRAINT inventory_adjustments_variant_fkey;
+ALTER TABLE inventory_levels DROP CONSTRAINT inventory_levels_variant_fkey;

@@ -1,0 +1,11 @@
+DROP TRIGGER search_products ON products;
+DROP TRIGGER search_translations ON product_translations;
+DROP TRIGGER search_images ON product_images;
+DROP TRIGGER search_variants ON variants;
+DROP TRIGGER search_prices ON variant_prices;
+DROP TRIGGER search_categories ON categories;
+DROP TRIGGER search_merchants ON merchants;
+DROP FUNCTION search_product_changed(), search_child_changed(), search_price_changed(), search_many_changed(), search_refresh(uuid, uuid);
+DROP TABLE search_documents;
+DROP FUNCTION search_cjk(text);
+DROP EXTENSION IF EXISTS pg_trgm;

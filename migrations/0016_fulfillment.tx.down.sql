@@ -1,0 +1,3 @@
+DROP TABLE tracking_events;
+DROP TABLE shipment_lines;
+DROP TABLE shipments;
