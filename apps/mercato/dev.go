@@ -148,6 +148,13 @@ Storefronts:
 	for _, t := range demo.Tenants {
 		fmt.Fprintf(out, "  %-24s http://%s.%s:%s/\n", t.Name, t.Slug, cfg.BaseHost, port)
 	}
+	lumen := fmt.Sprintf("http://lumen.%s:%s", cfg.BaseHost, port)
+	fmt.Fprintf(out, `
+Try:
+  search "pendnt" (a typo) at %[1]s/search, or 龙井 on Panda Market
+  the flash sale at %[1]s/p/arc-brass-desk-lamp, coupon %[2]s in any cart
+  orders in every state: sign in as %[3]s at %[1]s/account/orders
+`, lumen, demo.Coupon, demo.Tenants[0].Shoppers[0])
 	fmt.Fprintf(out, "\nDemo logins (password %q):\n", demo.Password)
 	for _, st := range demo.Staff {
 		where := st.PlatformRole + " → /admin (first sign-in enrols TOTP)"

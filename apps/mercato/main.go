@@ -48,9 +48,9 @@ import (
 	"mercato/tenants"
 	"mercato/tenants/cart"
 	"mercato/tenants/catalog"
+	"mercato/tenants/fulfillment"
 	"mercato/tenants/inventory"
 	"mercato/tenants/merchants"
-	"mercato/tenants/promotions"
 	"mercato/tenants/search"
 	"mercato/tenants/staff"
 )
@@ -347,11 +347,10 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 	if err != nil {
 		return nil, &setupError{"MERCATO_REDIS_URL", err}
 	}
-	promoSvc := promotions.NewService(r.db, audit.Recorder{})
-	orderSvc := newOrders(r, policies, promoSvc)
+	shop := newCommerce(r, policies)
+	promoSvc, orderSvc, cartSvc := shop.promos, shop.orders, shop.carts
 	fulfilSvc := newFulfillment(cfg, r, orderSvc)
 	searchSvc := search.NewService(r.db)
-	cartSvc := cart.NewService(r.db, catalog.NewService(r.db, policies, audit.Recorder{}), promoSvc)
 	portals := []func(*fiber.App, api.RateLimitFunc) error{
 		func(app *fiber.App, limit api.RateLimitFunc) error {
 			return storefront.Routes(app, storefront.Deps{Identity: ids, Tenants: tenantSvc, Merchants: merchantSvc,
@@ -470,7 +469,7 @@ func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker,
 		SetPasswordURL: cfg.PublicURL + "/console/set-password", ConsoleURL: cfg.PublicURL + "/console"})
 	tenantSvc := tenants.NewService(r.db, cfg.BaseHost)
 	disabledMail := webhooksout.DisabledMail{Renderer: r.mailRenderer, Sender: r.mailSender,
-		Recipients: webhookOwners(staffSvc), Branding: tenantBranding(r.db, cfg.PublicURL),
+		Recipients: ownerEmails(staffSvc), Branding: tenantBranding(r.db, cfg.PublicURL),
 		Locale: func(ctx context.Context, id uuid.UUID) (string, error) {
 			t, err := tenantSvc.Get(ctx, id)
 			return t.DefaultLocale, err
@@ -481,11 +480,12 @@ func newWorker(cfg config.Config, log *slog.Logger, r *runtime) (*worker.Worker,
 		return nil, fmt.Errorf("rego policies: %w", err)
 	}
 	merchantSvc := merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{})
+	shop := newCommerce(r, policies)
 	return worker.New(worker.Deps{Log: log, Redis: ropt, Platform: r.platform, PlatformURL: cfg.DatabasePlatformURL,
 		Identity: ids, ShutdownTimeout: cfg.ShutdownTimeout, Webhooks: webhooks, NotifyWebhookDisabled: disabledMail.Notify,
 		Merchants: merchantSvc, TellMerchantApproved: tellMerchantApproved(r, tenantSvc, cfg.PublicURL),
-		Orders:      newOrders(r, policies, promotions.NewService(r.db, audit.Recorder{})),
-		Fulfillment: newFulfillment(cfg, r, newOrders(r, policies, promotions.NewService(r.db, audit.Recorder{}))),
+		Orders: shop.orders, TellPaid: tellPaid(r, tenantSvc, ownerEmails(staffSvc), cfg),
+		Fulfillment: newFulfillment(cfg, r, shop.orders),
 		TellShopper: tellShopper(r, tenantSvc, cfg)})
 }
 
@@ -503,9 +503,10 @@ func newWebhooks(cfg config.Config, r *runtime) (*webhooksout.Service, error) {
 	return s, nil
 }
 
-// webhookOwners are who hears that a webhook endpoint was disabled: a tenant endpoint's
-// owners and administrators, a merchant endpoint's store owners.
-func webhookOwners(staffSvc *staff.Service) func(context.Context, uuid.UUID, *uuid.UUID) ([]string, error) {
+// ownerEmails are who hears about a tenant's or a merchant's business (a disabled webhook
+// endpoint, a new order): the tenant's owners and administrators (merchantID nil), or the
+// merchant's store owners.
+func ownerEmails(staffSvc *staff.Service) func(context.Context, uuid.UUID, *uuid.UUID) ([]string, error) {
 	return func(ctx context.Context, tenantID uuid.UUID, merchantID *uuid.UUID) ([]string, error) {
 		members, err := staffSvc.List(ctx, tenantID)
 		if err != nil {
@@ -614,11 +615,19 @@ func loadDemo(ctx context.Context, r *runtime) error {
 	if err != nil {
 		return fmt.Errorf("rego policies: %w", err)
 	}
+	shop := newCommerce(r, policies)
 	err = demo.LoadCatalog(ctx, demo.CatalogDeps{Platform: r.platform, DB: r.db, Blob: r.blob,
 		Catalog: catalog.NewService(r.db, policies, audit.Recorder{}), Inventory: inventory.NewService(r.db, audit.Recorder{}),
-		Promotions: promotions.NewService(r.db, audit.Recorder{})})
+		Promotions: shop.promos})
 	if err != nil {
 		return fmt.Errorf("load demo catalog: %w", err)
+	}
+	// Orders are shipped with the manual carrier only: the demo must not depend on a carrier
+	// being up while it loads.
+	err = demo.LoadOrders(ctx, demo.OrderDeps{Platform: r.platform, DB: r.db, Orders: shop.orders, Carts: shop.carts,
+		Fulfillment: fulfillment.NewService(r.db, fulfillment.Config{Audit: audit.Recorder{}, Orders: shop.orders, Platform: r.platform})})
+	if err != nil {
+		return fmt.Errorf("load demo orders: %w", err)
 	}
 	return nil
 }

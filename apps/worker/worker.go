@@ -53,9 +53,10 @@ type Deps struct {
 	// (TellShopper mails them); nil leaves both out.
 	Fulfillment *fulfillment.Service
 	TellShopper func(ctx context.Context, tenantID uuid.UUID, n fulfillment.Notice) error
-	// Orders cancels unpaid orders whose stock hold ran out (orders.TaskExpireUnpaid); nil
-	// leaves the sweep out.
-	Orders *orders.Service
+	// Orders cancels unpaid orders whose stock hold ran out (orders.TaskExpireUnpaid) and sends
+	// the paid notices (TellPaid mails the shopper and the merchants); nil leaves both out.
+	Orders   *orders.Service
+	TellPaid orders.Tell
 }
 
 // Worker is the job server, the outbox relay and the scheduler of one process.
@@ -120,7 +121,7 @@ func New(d Deps) (*Worker, error) {
 			MaxRetry: jobs.NoRetry, Timeout: fulfillment.PollEvery})
 	}
 	if d.Orders != nil {
-		kinds = append(kinds, d.Orders.Kinds(d.Platform, d.Log.InfoContext)...)
+		kinds = append(kinds, d.Orders.Kinds(d.Platform, d.TellPaid, d.Log.InfoContext)...)
 		// Unpaid orders are cancelled (stock back on sale) within a minute of their expiry,
 		// before their reservations' own grace period runs out.
 		periodic = append(periodic, jobs.Periodic{Kind: orders.TaskExpireUnpaid, Every: time.Minute, Queue: jobs.QueueCritical})

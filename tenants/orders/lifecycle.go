@@ -95,8 +95,14 @@ func (s *Service) MarkPaid(ctx context.Context, tenantID, orderID uuid.UUID, pay
 		if err := setOrderStatus(ctx, tx, tenantID, orderID, status, StatusPaid, ""); err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, tx, "order.paid", "order", orderID.String(),
-			map[string]any{"status": status}, map[string]any{"status": StatusPaid, "payment_ref": paymentRef})
+		if err := s.audit.Record(ctx, tx, "order.paid", "order", orderID.String(),
+			map[string]any{"status": status}, map[string]any{"status": StatusPaid, "payment_ref": paymentRef}); err != nil {
+			return err
+		}
+		// The confirmation to the shopper and the new-order notes to the merchants go out
+		// exactly when the payment commits.
+		_, err = jobs.Enqueue(ctx, tx, jobs.Task{Kind: KindPaid, Payload: paidPayload{OrderID: orderID}, Queue: jobs.QueueDefault})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("mark order paid: %w", err)
@@ -221,8 +227,21 @@ func (s *Service) ExpireUnpaid(ctx context.Context, platform *db.Platform, now t
 	}
 }
 
-// Kinds are the orders' task kinds for the worker: the expiry sweep, scheduled every minute.
-func (s *Service) Kinds(platform *db.Platform, log func(ctx context.Context, msg string, args ...any)) []jobs.Kind {
+// KindPaid is the notice that an order was paid: the shopper's confirmation and each
+// merchant's new order, which the worker's Tell sends.
+const KindPaid = "orders.paid"
+
+type paidPayload struct {
+	OrderID uuid.UUID `json:"order_id"`
+}
+
+// Tell sends the mails about a paid order; the notifications wiring renders them.
+type Tell func(ctx context.Context, tenantID uuid.UUID, o Order) error
+
+// Kinds are the orders' task kinds for the worker: the expiry sweep, scheduled every minute,
+// and the paid notice, handed to tell (nil: the notice is dropped, as in a worker without
+// mail).
+func (s *Service) Kinds(platform *db.Platform, tell Tell, log func(ctx context.Context, msg string, args ...any)) []jobs.Kind {
 	return []jobs.Kind{{
 		Name: TaskExpireUnpaid, Queue: jobs.QueueCritical, Timeout: 5 * time.Minute,
 		Handler: func(ctx context.Context, _ jobs.Payload) error {
@@ -234,6 +253,26 @@ func (s *Service) Kinds(platform *db.Platform, log func(ctx context.Context, msg
 				log(ctx, "cancelled unpaid orders past their expiry", "count", n)
 			}
 			return nil
+		},
+	}, {
+		Name: KindPaid, Queue: jobs.QueueDefault, Timeout: time.Minute, MaxRetry: 10,
+		Handler: func(ctx context.Context, p jobs.Payload) error {
+			var in paidPayload
+			if err := p.Decode(&in); err != nil {
+				return err
+			}
+			if tell == nil {
+				return nil
+			}
+			// Read as the system: the payment's actor would not be allowed to see the order.
+			o, err := s.Get(scope.WithActor(ctx, "system:"+KindPaid), p.TenantID, in.OrderID)
+			if errors.Is(err, ErrNotFound) {
+				return jobs.SkipRetry(fmt.Errorf("%s %s: %w", KindPaid, in.OrderID, err))
+			}
+			if err != nil {
+				return err
+			}
+			return tell(ctx, p.TenantID, o)
 		},
 	}}
 }

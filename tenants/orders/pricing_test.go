@@ -17,28 +17,9 @@ import (
 
 var seedFlag = flag.Uint64("seed", 0, "seed for the property test; 0 picks one from the clock")
 
-// feeSplitter is what apps/mercato wires into orders: billing/fees.Split with the flat
-// defaults. Test code may import billing (the dependency rule judges non-test imports).
-func feeSplitter(currency string, lines []orders.FeeLine) ([]orders.LineFees, error) {
-	cur := money.Currency(currency)
-	in := make([]fees.Line, len(lines))
-	for i, l := range lines {
-		in[i] = fees.Line{Merchant: l.MerchantID.String(), Net: money.Amount{Minor: l.NetMinor, Currency: cur},
-			DiscountFundedBy: l.DiscountFundedBy}
-		if l.DiscountMinor > 0 {
-			in[i].Discount = money.Amount{Minor: l.DiscountMinor, Currency: cur}
-		}
-	}
-	s, err := fees.Split(in, fees.Rule{CommissionBP: orders.DefaultCommissionBP, PlatformFeeBP: orders.DefaultPlatformFeeBP})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]orders.LineFees, len(lines))
-	for i, ls := range s.Lines {
-		out[i] = orders.LineFees{PayableMinor: ls.Payable.Minor, CommissionMinor: ls.Commission.Minor, PlatformFeeMinor: ls.PlatformFee.Minor}
-	}
-	return out, nil
-}
+// feeSplitter is what apps/mercato wires into orders. Test code may import billing (the
+// dependency rule judges non-test imports).
+var feeSplitter orders.FeeSplitter = fees.ForOrders
 
 // roundHalfUp is num/den rounded half up, for non-negative num and positive den: the reference
 // the test holds taxOf to, in arbitrary precision.
