@@ -357,10 +357,16 @@ func (s *storefront) productPage(c *fiber.Ctx, v *visit) error {
 		}
 		page.Variants = append(page.Variants, vv)
 	}
-	// The variant asked for (?variant=), else the first in stock, else the first.
+	// The variant asked for (?variant=), else the first on a flash sale (its price and
+	// countdown are what the shopper came for), else the first in stock, else the first.
 	pick := -1
 	for i, vv := range page.Variants {
 		if vv.ID == want && vv.Stock != "out" {
+			pick = i
+		}
+	}
+	for i, vv := range page.Variants {
+		if pick < 0 && vv.Flash != nil && vv.Stock != "out" {
 			pick = i
 		}
 	}

@@ -270,10 +270,39 @@ func TestProductPageFlashSale(t *testing.T) {
 	if !strings.Contains(r.body, `<time class="countdown" role="timer"`) {
 		t.Error("no countdown")
 	}
-	// Another variant has no sale.
+	if strings.Contains(r.body, `href="/" aria-current="page"`) {
+		t.Error("the product page marks Home as the current page")
+	}
+	// Another product has no sale.
 	if r := w.client("lumen.localhost").get("/p/studio-headphones"); strings.Contains(r.body, "flash-sale") {
 		t.Error("a flash sale shown on a product without one")
 	}
+	// A sale on a later variant is what the page opens on; the shopper may still pick another.
+	if _, err := promos.DeactivateFlashSale(scope.WithActor(context.Background(), "user:tenant-admin"), lumen.Tenant,
+		mustSale(t, promos, lumen.Tenant)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := promos.CreateFlashSale(scope.WithActor(context.Background(), "user:tenant-admin"), lumen.Tenant, promotions.FlashSaleInput{
+		VariantID: lumen.Variants["WH-SLV"], Price: "79.00", Quantity: 10, EndsAt: ends}); err != nil {
+		t.Fatal(err)
+	}
+	r = w.client("lumen.localhost").get("/p/wireless-headphones")
+	mustContain(t, "flash on silver", r.body, `id="flash-sale"`, "<strong>$79.00</strong>", "Only 3 left at this price",
+		`value="`+lumen.Variants["WH-SLV"].String()+`" checked`)
+	r = w.client("lumen.localhost").get("/p/wireless-headphones?variant=" + lumen.Variants["WH-BLK"].String())
+	if strings.Contains(r.body, `id="flash-sale"`) || !strings.Contains(r.body, `value="`+lumen.Variants["WH-BLK"].String()+`" checked`) {
+		t.Error("?variant= of a variant without the sale still opens on the sale")
+	}
+}
+
+// mustSale is the tenant's one running flash sale.
+func mustSale(t *testing.T, promos *promotions.Service, tenant uuid.UUID) uuid.UUID {
+	t.Helper()
+	page, err := promos.ListFlashSales(scope.WithActor(context.Background(), "user:tenant-admin"), tenant, promotions.FlashFilter{})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("flash sales: %v %d", err, len(page.Items))
+	}
+	return page.Items[0].ID
 }
 
 // /media/ serves this store's objects only: another store's key and a missing key are 404,

@@ -302,10 +302,11 @@ func (r *Renderer) page(c *fiber.Ctx, status int, locale string, data any) *Page
 		nav = st.nav
 	}
 	// The current item is the longest path the request is at or under, so a portal's home
-	// ("/admin") is not current on every page below it.
+	// ("/admin") is not current on every page below it; a storefront's home ("/") is current
+	// only on itself.
 	reqPath, best := c.Path(), -1
 	for i, item := range nav {
-		under := reqPath == item.Path || strings.HasPrefix(reqPath, strings.TrimSuffix(item.Path, "/")+"/")
+		under := reqPath == item.Path || item.Path != "/" && strings.HasPrefix(reqPath, strings.TrimSuffix(item.Path, "/")+"/")
 		if under && (best < 0 || len(item.Path) > len(nav[best].Path)) {
 			best = i
 		}
