@@ -27,6 +27,7 @@ import (
 	"mercato/platform/scope"
 	"mercato/platform/web"
 	"mercato/tenants"
+	"mercato/tenants/promotions"
 )
 
 //go:embed ui
@@ -60,6 +61,9 @@ type Deps struct {
 	// DevMail lists what dev's capturing SMTP server kept (mail.Capture.Messages), shown at
 	// /admin/dev/mail. nil (production): those pages are 404 and not in the navigation.
 	DevMail func() []mail.Captured
+	// Promotions makes platform-funded coupons from a tenant's page (coupons.go). nil: the
+	// section is not shown.
+	Promotions *promotions.Service
 }
 
 // portal holds the handlers' dependencies.
@@ -150,6 +154,9 @@ func Routes(router fiber.Router, d Deps) error {
 	g.Post("/tenants/:id/suspend", a.allow(tn, write, a.tenantSuspend))
 	g.Post("/tenants/:id/reactivate", a.allow(tn, write, a.tenantReactivate))
 	g.Get("/tenants/:id/export", a.allow(tn, read, a.tenantExport))
+	if d.Promotions != nil {
+		g.Post("/tenants/:id/coupons", a.allow(tn, write, a.couponCreate))
+	}
 	g.Get("/tenants/:id/delete", a.allow(tn, del, a.tenantDeletePage))
 	g.Post("/tenants/:id/delete", a.allow(tn, del, a.tenantDelete))
 	g.Get("/plans", a.allow(pl, read, a.plans))

@@ -176,6 +176,10 @@ type tenantData struct {
 	CanWrite  bool
 	CanDelete bool
 	AuditURL  string
+	// Platform-funded coupons (coupons.go), when the portal has promotions.
+	ShowCoupons bool
+	Coupons     []platformCoupon
+	CouponForm  web.Form
 }
 
 type merchantCount struct {
@@ -184,6 +188,12 @@ type merchantCount struct {
 }
 
 func (a *portal) tenantShow(c *fiber.Ctx, p identity.Principal) error {
+	return a.tenantPage(c, p, fiber.StatusOK, web.FormFrom(nil, map[string]string{"days": "30", "percent": "10"}))
+}
+
+// tenantPage renders a tenant's page with couponForm as the platform coupon form (a refused
+// one comes back with its errors and status 422).
+func (a *portal) tenantPage(c *fiber.Ctx, p identity.Principal, status int, couponForm web.Form) error {
 	id, err := tenantID(c)
 	if err != nil {
 		return a.fail(c, err)
@@ -203,6 +213,12 @@ func (a *portal) tenantShow(c *fiber.Ctx, p identity.Principal) error {
 	if pl, ok := plans[det.PlanID]; ok {
 		d.Plan = &planRow{Plan: pl}
 	}
+	if a.Promotions != nil {
+		d.ShowCoupons, d.CouponForm = true, couponForm
+		if d.Coupons, err = a.platformCoupons(c, id); err != nil {
+			return a.fail(c, err)
+		}
+	}
 	for _, s := range []struct{ status, kind string }{
 		{"active", "success"}, {"pending", "warning"}, {"suspended", "danger"}, {"rejected", "neutral"},
 	} {
@@ -210,7 +226,7 @@ func (a *portal) tenantShow(c *fiber.Ctx, p identity.Principal) error {
 			d.Merchants = append(d.Merchants, merchantCount{StatusKey: "admin.merchant_status." + s.status, Kind: s.kind, N: n})
 		}
 	}
-	return a.r.Render(c, fiber.StatusOK, "tenant", d)
+	return a.r.Render(c, status, "tenant", d)
 }
 
 func (a *portal) tenantSuspend(c *fiber.Ctx, _ identity.Principal) error {

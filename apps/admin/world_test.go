@@ -32,6 +32,7 @@ import (
 	"mercato/platform/scope"
 	"mercato/platform/web"
 	"mercato/tenants"
+	"mercato/tenants/promotions"
 )
 
 var flashKey = []byte("admin-test-flash-key-0123456789abcdef")
@@ -45,6 +46,7 @@ type world struct {
 	ids    *identity.Service
 	dir    *tenants.Directory
 	svc    *tenants.Service
+	promos *promotions.Service
 	tenant map[string]uuid.UUID // demo slug -> id
 }
 
@@ -84,8 +86,9 @@ func newWorld(t *testing.T, port string, opts ...func(*admin.Deps)) *world {
 		t.Fatal(err)
 	}
 	w.app.Use(admin.Prefix, identity.Authenticate(ids, identity.StaffCookie), identity.RequireCSRF(ids))
+	w.promos = promotions.NewService(f.App, audit.Recorder{})
 	deps := admin.Deps{Identity: ids, Enforcer: enf, Directory: w.dir, Tenants: w.svc,
-		Platform: f.Platform, FlashKey: flashKey, BaseHost: "localhost", PublicPort: port}
+		Platform: f.Platform, FlashKey: flashKey, BaseHost: "localhost", PublicPort: port, Promotions: w.promos}
 	for _, o := range opts {
 		o(&deps)
 	}

@@ -365,7 +365,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 			return admin.Routes(app, admin.Deps{Identity: ids, Enforcer: enforcer, Directory: directory, Tenants: tenantSvc,
 				Platform: r.platform, FlashKey: flashKey, Log: log, BaseHost: cfg.BaseHost, PublicPort: pub.Port(),
 				SecureCookies: secure, StorefrontURL: func(slug string) string { return storefrontURL(slug) + "/" },
-				Queues: queues, DevMail: r.devMail})
+				Queues: queues, DevMail: r.devMail, Promotions: promoSvc})
 		},
 		func(app *fiber.App, limit api.RateLimitFunc) error {
 			app.Use(console.Prefix, limit("console", httpx.Limit{Rate: 30, Per: time.Minute, Burst: 30}),

@@ -204,7 +204,7 @@ func (s *storefront) checkoutRender(c *fiber.Ctx, v *visit, status int, values m
 			delete(page.Form.Errors, "")
 			page.Form.Errors["coupon_code"] = key
 		}
-		// The fee rules refuse a discount larger than what its funder earns on the order.
+		// The fee rules refuse an order whose fees a merchant's lines cannot cover.
 		if fe := fault.As(formErr); fe != nil && fe.Code == "negative_share" {
 			delete(page.Form.Errors, "")
 			page.Form.Errors["coupon_code"] = "storefront.checkout.error.coupon_too_large"

@@ -30,12 +30,14 @@
 //
 // # Shares below zero
 //
-// What a party receives from the charge must not be below zero: each merchant's payable, the
-// tenant's commission and the platform fee, summed over the charge. Split returns
-// ErrNegativeShare otherwise (a fixed fee above a small charge, a tenant discount larger than its
-// commission, rates adding up to more than the price). One line's share may be below zero while
-// its party's total is not: a platform-funded discount on one line can exceed that line's part of
-// the platform fee. Whoever reverses a single line (refunds) has to expect that.
+// What a merchant receives from the charge must not be below zero, summed over the charge: Split
+// returns ErrNegativeShare otherwise (a fixed fee above a small charge, rates adding up to more
+// than the price). The funder of a discount bears all of it, so a tenant discount larger than the
+// commission leaves the tenant's share below zero, and a platform discount larger than the fee
+// the platform's: that party tops the merchants up (the payments ledger settles it from the
+// funder's balance). A share below zero is therefore only ever a funder's, and never by more
+// than the discount it funds. One line's share may be below zero while its party's total is not:
+// whoever reverses a single line (refunds) has to expect that.
 package fees
 
 import (
@@ -49,7 +51,7 @@ import (
 var (
 	ErrInvalidRule   = fault.New(fault.Invalid, "invalid_fee_rule", "the fee rule is not valid: rates are 0 to 10000 basis points and the fixed fee is not negative")
 	ErrInvalidLine   = fault.New(fault.Invalid, "invalid_charge_line", "a line of the charge is not valid")
-	ErrNegativeShare = fault.New(fault.Unprocessable, "negative_share", "the fees and discounts would leave a merchant, the tenant or the platform with less than nothing")
+	ErrNegativeShare = fault.New(fault.Unprocessable, "negative_share", "the fees would leave a merchant with less than nothing")
 )
 
 // Who funds a discount, for Line.DiscountFundedBy. The empty string means the line has none.
@@ -190,12 +192,6 @@ func Split(lines []Line, rule Rule) (Shares, error) {
 		if p.Amount.Sign() < 0 {
 			return Shares{}, fmt.Errorf("split charge: merchant %q would get %v: %w", p.Merchant, p.Amount, ErrNegativeShare)
 		}
-	}
-	if out.Commission.Sign() < 0 {
-		return Shares{}, fmt.Errorf("split charge: tenant commission would be %v: %w", out.Commission, ErrNegativeShare)
-	}
-	if out.PlatformFee.Sign() < 0 {
-		return Shares{}, fmt.Errorf("split charge: platform fee would be %v: %w", out.PlatformFee, ErrNegativeShare)
 	}
 	return out, nil
 }

@@ -46,6 +46,31 @@ func TestSplit(t *testing.T) {
 			},
 		},
 		{
+			// The tenant funds 2000 of a 10000 sale: S = 10000, C = 1000, F = 3% of 8000 = 240;
+			// the merchant gets 10000 - 1000 - 240 = 8760 as at full price and the tenant tops it
+			// up: 1000 - 2000 = -1000. 8760 - 1000 + 240 = 8000.
+			name:  "tenant discount over its commission",
+			lines: []fees.Line{{Merchant: "A", Net: usd(8000), DiscountFundedBy: fees.FundedByTenant, Discount: usd(2000)}},
+			rule:  rule(1000, 300, money.Amount{}),
+			want: shares{
+				lines:      [][3]int64{{8760, -1000, 240}},
+				payables:   []fees.Payable{pay("A", usd(8760))},
+				commission: -1000, platformFee: 240,
+			},
+		},
+		{
+			// The platform funds 300: S = 8300, C = 830, F = 3% of 8000 = 240 - 300 = -60.
+			// 7230 + 830 - 60 = 8000.
+			name:  "platform discount over its fee",
+			lines: []fees.Line{{Merchant: "A", Net: usd(8000), DiscountFundedBy: fees.FundedByPlatform, Discount: usd(300)}},
+			rule:  rule(1000, 300, money.Amount{}),
+			want: shares{
+				lines:      [][3]int64{{7230, 830, -60}},
+				payables:   []fees.Payable{pay("A", usd(7230))},
+				commission: 830, platformFee: -60,
+			},
+		},
+		{
 			// charge = 1999 + 501 + 3333 = 5833.
 			// C = 12.5% per line: 249.875 → 250, 62.625 → 63, 416.625 → 417 (half up); total 730.
 			// F = 2.9% of 5833 = 169.157 → 169, + 30 = 199, allocated by 1999:501:3333:
@@ -265,10 +290,6 @@ func TestSplitErrors(t *testing.T) {
 		rule    fees.Rule
 		wantErr error
 	}{
-		// C = 10% of S 10000 = 1000 < the tenant's 2000 discount.
-		{"tenant discount over its commission", []fees.Line{discounted(8000, fees.FundedByTenant, usd(2000))}, ok, fees.ErrNegativeShare},
-		// F = 3% of 8000 = 240 < the platform's 300 discount.
-		{"platform discount over its fee", []fees.Line{discounted(8000, fees.FundedByPlatform, usd(300))}, ok, fees.ErrNegativeShare},
 		// 20 - 2 - (1 + 30) < 0.
 		{"fixed fee over a small charge", []fees.Line{line(usd(20))}, fees.Rule{CommissionBP: 1000, PlatformFeeBP: 300, PlatformFixed: usd(30)}, fees.ErrNegativeShare},
 		// 10000 - 10000 - 100 < 0.

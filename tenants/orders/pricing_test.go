@@ -167,7 +167,7 @@ func TestPriceProperties(t *testing.T) {
 		}
 		shares, err := feeSplitter(in.Currency, fl)
 		if errors.Is(err, fees.ErrNegativeShare) {
-			refused++ // e.g. a tenant-funded discount above the commission: checkout refuses it
+			refused++ // fees a merchant's line cannot cover: checkout refuses it
 			continue
 		}
 		if err != nil {

@@ -112,9 +112,26 @@ func NormalizeCode(code string) string { return strings.ToUpper(strings.TrimSpac
 // CreateCoupon creates a coupon in the tenant's currency. Merchant staff create coupons for
 // their own merchant's lines, funded by the merchant; marketplace staff create tenant- or
 // merchant-funded ones (a merchant-funded coupon names its merchant). Platform-funded coupons
-// are the operator's to make and have no route here.
+// are the operator's (CreatePlatformCoupon) and have no route in the tenant API.
 // Errors: invalid fields, ErrMerchantNotFound, ErrCouponCodeTaken.
 func (s *Service) CreateCoupon(ctx context.Context, tenantID uuid.UUID, in CouponInput) (Coupon, error) {
+	return s.createCoupon(ctx, tenantID, in, false)
+}
+
+// CreatePlatformCoupon creates a coupon the platform pays for: the discount comes off the
+// platform's fee on each order (billing/fees), not off the tenant's commission or the
+// merchant's price. Only the admin portal calls it, for a platform operator it has
+// authorized; it is recorded in the tenant's audit chain under the operator.
+// Errors: those of CreateCoupon.
+func (s *Service) CreatePlatformCoupon(ctx context.Context, tenantID uuid.UUID, in CouponInput) (Coupon, error) {
+	if _, ok := scope.MerchantFrom(ctx); ok {
+		return Coupon{}, fault.New(fault.Forbidden, "operator_only", "only platform operators create platform-funded coupons")
+	}
+	in.FundedBy = FundedByPlatform
+	return s.createCoupon(ctx, tenantID, in, true)
+}
+
+func (s *Service) createCoupon(ctx context.Context, tenantID uuid.UUID, in CouponInput, platform bool) (Coupon, error) {
 	bad := map[string]string{}
 	in.Code = NormalizeCode(in.Code)
 	if !codeRE.MatchString(in.Code) {
@@ -135,8 +152,8 @@ func (s *Service) CreateCoupon(ctx context.Context, tenantID uuid.UUID, in Coupo
 	} else if in.FundedBy == "" {
 		in.FundedBy = FundedByTenant
 	}
-	switch in.FundedBy {
-	case FundedByTenant, FundedByMerchant:
+	switch {
+	case platform, in.FundedBy == FundedByTenant, in.FundedBy == FundedByMerchant:
 	default:
 		bad["body.funded_by"] = "tenant or merchant"
 	}
@@ -221,6 +238,7 @@ func (s *Service) CreateCoupon(ctx context.Context, tenantID uuid.UUID, in Coupo
 type CouponFilter struct {
 	Active     *bool
 	MerchantID uuid.UUID
+	FundedBy   string // "" for any
 	httpx.PageParams
 }
 
@@ -241,6 +259,9 @@ func (s *Service) ListCoupons(ctx context.Context, tenantID uuid.UUID, f CouponF
 		}
 		if f.MerchantID != uuid.Nil {
 			q = q.Where("merchant_id = ?", f.MerchantID)
+		}
+		if f.FundedBy != "" {
+			q = q.Where("funded_by = ?", f.FundedBy)
 		}
 		return q.Scan(ctx)
 	})
