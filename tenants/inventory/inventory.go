@@ -359,10 +359,21 @@ func insertAdjustment(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, a *Ad
 }
 
 // Levels returns a variant's stock at every location visible in scope, default location
-// first. A variant with no stock anywhere (or another tenant's) has no levels.
+// first. A variant with no stock anywhere has no levels.
+// Errors: ErrVariantNotFound (also another tenant's or, for merchant staff, another merchant's).
 func (s *Service) Levels(ctx context.Context, tenantID, variantID uuid.UUID) ([]Level, error) {
 	levels := []Level{}
 	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error {
+		// A variant the caller cannot see (another tenant's or merchant's) is not found, as
+		// everywhere else, rather than a variant without stock.
+		var seen bool
+		if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM variants WHERE tenant_id = ? AND id = ?)", tenantID, variantID).
+			Scan(ctx, &seen); err != nil {
+			return err
+		}
+		if !seen {
+			return ErrVariantNotFound
+		}
 		return tx.NewRaw(`SELECT l.variant_id, l.location_id, l.merchant_id, l.on_hand, l.reserved, l.available, l.updated_at
 			FROM inventory_levels l JOIN stock_locations s ON s.tenant_id = l.tenant_id AND s.id = l.location_id
 			WHERE l.tenant_id = ? AND l.variant_id = ?
