@@ -31,10 +31,14 @@ func (r tenantRow) tenant() Tenant {
 		DefaultLocale: r.DefaultLocale, DefaultCurrency: r.DefaultCurrency, Theme: r.Theme, CreatedAt: r.CreatedAt}
 }
 
+// getTenant reads one tenant in one round trip (db.Read): every storefront request asks for
+// its tenant, so this is the hottest read there is.
 func getTenant(ctx context.Context, d *db.DB, id uuid.UUID) (Tenant, error) {
 	var row tenantRow
-	err := d.WithTenant(ctx, id, func(tx bun.IDB) error {
-		return tx.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
+	err := d.Read(ctx, id, func(read db.RowFunc) error {
+		return read(`SELECT id, slug, name, plan_id, status, default_locale, default_currency, theme, created_at
+			FROM tenants WHERE id = ?`, []any{id}, &row.ID, &row.Slug, &row.Name, &row.PlanID, &row.Status,
+			&row.DefaultLocale, &row.DefaultCurrency, &row.Theme, &row.CreatedAt)
 	})
 	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, db.ErrNoTenant) {
 		return Tenant{}, ErrNotFound

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,21 @@ type promotionsData struct {
 	MerchantScoped bool
 	CanWrite       bool
 	Currency       string
+	// Paging: the cursors this view was asked for and those of the next pages ("" at the end).
+	CouponsAt, SalesAt     string
+	NextCoupons, NextSales string
+}
+
+// promotionsPageSize is how many coupons, and how many flash sales, one view of the page lists.
+const promotionsPageSize = 25
+
+// OlderCoupons and OlderSales are the links to each list's next page, keeping the other's.
+func (d promotionsData) OlderCoupons() string {
+	return Prefix + "/promotions?" + url.Values{"coupons": {d.NextCoupons}, "sales": {d.SalesAt}}.Encode() + "#coupons"
+}
+
+func (d promotionsData) OlderSales() string {
+	return Prefix + "/promotions?" + url.Values{"coupons": {d.CouponsAt}, "sales": {d.NextSales}}.Encode() + "#flash-sales"
 }
 
 func (h *handlers) promotionsPage(c *fiber.Ctx, s *session) error {
@@ -88,10 +104,17 @@ func (h *handlers) promotionsData(c *fiber.Ctx, s *session, couponForm, flashFor
 		Kinds:    []web.Option{{Value: promotions.KindPercentage, Label: "promotions.kind.percentage"}, {Value: promotions.KindFixed, Label: "promotions.kind.fixed"}},
 		FundedBy: []web.Option{{Value: promotions.FundedByTenant, Label: "promotions.funded.tenant"}, {Value: promotions.FundedByMerchant, Label: "promotions.funded.merchant"}}}
 	now := time.Now()
-	coupons, err := h.Promotions.ListCoupons(ctx, tid, promotions.CouponFilter{PageParams: httpx.PageParams{Limit: httpx.MaxPageSize}})
+	// Each list pages on its own cursor (?coupons=, ?sales=); a stale or edited one starts over.
+	d.CouponsAt, d.SalesAt = c.Query("coupons"), c.Query("sales")
+	coupons, err := h.Promotions.ListCoupons(ctx, tid, promotions.CouponFilter{PageParams: httpx.PageParams{Limit: promotionsPageSize, Cursor: d.CouponsAt}})
+	if errors.Is(err, httpx.ErrBadCursor) {
+		d.CouponsAt = ""
+		coupons, err = h.Promotions.ListCoupons(ctx, tid, promotions.CouponFilter{PageParams: httpx.PageParams{Limit: promotionsPageSize}})
+	}
 	if err != nil {
 		return d, err
 	}
+	d.NextCoupons = coupons.NextCursor
 	names := map[uuid.UUID]string{}
 	for _, cp := range coupons.Items {
 		v := couponView{Coupon: cp, MinSpend: amountOf(cp.MinSpendMinor, cp.Currency), Live: cp.Active && !now.Before(cp.StartsAt) && now.Before(cp.EndsAt)}
@@ -113,10 +136,15 @@ func (h *handlers) promotionsData(c *fiber.Ctx, s *session, couponForm, flashFor
 		}
 		d.Coupons = append(d.Coupons, v)
 	}
-	sales, err := h.Promotions.ListFlashSales(ctx, tid, promotions.FlashFilter{PageParams: httpx.PageParams{Limit: httpx.MaxPageSize}})
+	sales, err := h.Promotions.ListFlashSales(ctx, tid, promotions.FlashFilter{PageParams: httpx.PageParams{Limit: promotionsPageSize, Cursor: d.SalesAt}})
+	if errors.Is(err, httpx.ErrBadCursor) {
+		d.SalesAt = ""
+		sales, err = h.Promotions.ListFlashSales(ctx, tid, promotions.FlashFilter{PageParams: httpx.PageParams{Limit: promotionsPageSize}})
+	}
 	if err != nil {
 		return d, err
 	}
+	d.NextSales = sales.NextCursor
 	for _, fs := range sales.Items {
 		d.FlashSales = append(d.FlashSales, flashSaleView{FlashSale: fs, Price: amountOf(fs.PriceMinor, fs.Currency),
 			Live: fs.Active && !now.Before(fs.StartsAt) && now.Before(fs.EndsAt) && fs.Sold < fs.Quantity})

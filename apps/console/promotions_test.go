@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -223,4 +224,35 @@ func flashVariant(t *testing.T, w *world) string {
 		t.Fatal(err)
 	}
 	return v.SKU
+}
+
+// Many coupons: the page lists the newest 25 with a link to the older ones, which keeps the
+// flash sales' place; a made-up cursor starts over instead of failing.
+func TestPromotionsPaging(t *testing.T) {
+	w := newWorld(t, false)
+	promo := withPromotions(t, w)
+	lumen := w.tenant["lumen"]
+	owner := w.signIn("owner@lumen-goods.test")
+	staff := scope.WithActor(context.Background(), "user:tenant-staff")
+	for i := range 30 {
+		if _, err := promo.CreateCoupon(staff, lumen, promotions.CouponInput{Code: fmt.Sprintf("PAGE%02d", i), Kind: promotions.KindPercentage,
+			Percent: "5", EndsAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	codes := func(body string) []string { return regexp.MustCompile(`data-code="(PAGE\d\d)"`).FindAllString(body, -1) }
+	r := w.get(owner, "/console/promotions")
+	first := codes(r.body)
+	if len(first) != 25 || !strings.Contains(first[0], "PAGE29") || !strings.Contains(r.body, `id="older-coupons"`) || strings.Contains(r.body, `id="older-sales"`) {
+		t.Fatalf("first page: %d coupons from %v", len(first), first[:min(1, len(first))])
+	}
+	href := regexp.MustCompile(`href="([^"]+)" id="older-coupons"`).FindStringSubmatch(r.body)
+	r = w.get(owner, strings.ReplaceAll(href[1], "&amp;", "&"))
+	rest := codes(r.body)
+	if len(rest) != 5 || !strings.Contains(rest[4], "PAGE00") || strings.Contains(r.body, `id="older-coupons"`) {
+		t.Errorf("second page: %v", rest)
+	}
+	if r := w.get(owner, "/console/promotions?coupons=made-up"); r.status != http.StatusOK || len(codes(r.body)) != 25 {
+		t.Errorf("a made-up cursor: %d, %d coupons", r.status, len(codes(r.body)))
+	}
 }

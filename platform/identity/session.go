@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"mercato/platform/db"
 )
 
 // Session is one signed-in browser, or a guest's. The browser holds a random token in a
@@ -164,9 +166,24 @@ func (s *Service) ShopperSession(ctx context.Context, tenantID uuid.UUID, token 
 	if token == "" || tenantID == uuid.Nil {
 		return Session{}, ErrUnauthenticated
 	}
+	// Every storefront request asks: the common case (live, touched lately) is one round trip;
+	// an expired session or a stale last_seen_at takes the writing path below.
 	var row shopperSessionRow
+	err := s.db.Read(ctx, tenantID, func(read db.RowFunc) error {
+		return read(`SELECT tenant_id, id, shopper_id, created_at, last_seen_at, expires_at FROM shopper_sessions WHERE token_hash = ?`,
+			[]any{tokenHash(token)}, &row.TenantID, &row.ID, &row.ShopperID, &row.CreatedAt, &row.LastSeenAt, &row.ExpiresAt)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("shopper session: %w", err)
+	}
+	if now := s.now(); !expired(now, row.LastSeenAt, row.ExpiresAt, shopperIdle) && now.Sub(row.LastSeenAt) < touchEvery {
+		return row.session(), nil
+	}
 	gone := false
-	err := s.db.WithTenant(ctx, tenantID, func(tx bun.IDB) error {
+	err = s.db.WithTenant(ctx, tenantID, func(tx bun.IDB) error {
 		err := tx.NewSelect().Model(&row).Where("token_hash = ?", tokenHash(token)).Scan(ctx)
 		if err != nil {
 			return err

@@ -428,16 +428,16 @@ func (s *Service) Count(ctx context.Context, tenantID uuid.UUID, owner Owner) (i
 	if !owner.valid() {
 		return 0, nil
 	}
+	// Every storefront page shows the count: one round trip (db.Read).
+	cond, arg := "c.guest_session_id = ?", owner.GuestSessionID
+	if owner.ShopperID != uuid.Nil {
+		cond, arg = "c.shopper_id = ?", owner.ShopperID
+	}
 	var n int
-	err := s.db.WithTenant(ctx, tenantID, func(tx bun.IDB) error {
-		q := tx.NewSelect().TableExpr("cart_lines AS l").ColumnExpr("coalesce(sum(l.quantity), 0)").
-			Join("JOIN carts AS c ON c.tenant_id = l.tenant_id AND c.id = l.cart_id").Where("l.tenant_id = ?", tenantID)
-		if owner.ShopperID != uuid.Nil {
-			q = q.Where("c.shopper_id = ?", owner.ShopperID)
-		} else {
-			q = q.Where("c.guest_session_id = ?", owner.GuestSessionID)
-		}
-		return q.Scan(ctx, &n)
+	err := s.db.Read(ctx, tenantID, func(read db.RowFunc) error {
+		return read(`SELECT coalesce(sum(l.quantity), 0) FROM cart_lines AS l
+			JOIN carts AS c ON c.tenant_id = l.tenant_id AND c.id = l.cart_id WHERE l.tenant_id = ? AND `+cond,
+			[]any{tenantID, arg}, &n)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("count cart: %w", err)

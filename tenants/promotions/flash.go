@@ -2,6 +2,7 @@ package promotions
 
 import (
 	"context"
+	"encoding/json"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -284,19 +285,29 @@ func (s *Service) FlashPrices(ctx context.Context, tenantID uuid.UUID, variantID
 	if len(variantIDs) == 0 {
 		return out, nil
 	}
-	var rows []flashRow
+	// Product pages and carts ask on every view: one round trip (db.Read), the rows folded
+	// into one JSON array.
+	var raw []byte
 	now := s.now()
-	err := s.db.WithTenant(ctx, tenantID, func(tx bun.IDB) error {
-		return tx.NewRaw(`SELECT DISTINCT ON (variant_id) * FROM flash_sales
-			WHERE tenant_id = ? AND variant_id IN (?) AND currency = ? AND active AND starts_at <= ? AND ? < ends_at AND sold < quantity
-			ORDER BY variant_id, price_minor, id`, tenantID, bun.In(variantIDs), strings.ToUpper(currency), now, now).Scan(ctx, &rows)
+	err := s.db.Read(ctx, tenantID, func(read db.RowFunc) error {
+		return read(`SELECT coalesce(json_agg(json_build_object('SaleID', id, 'VariantID', variant_id, 'PriceMinor', price_minor,
+				'Currency', currency, 'Remaining', quantity - sold, 'PerShopperLimit', per_shopper_limit,
+				'StartsAt', starts_at, 'EndsAt', ends_at)), '[]')
+			FROM (SELECT DISTINCT ON (variant_id) * FROM flash_sales
+				WHERE tenant_id = ? AND variant_id IN (?) AND currency = ? AND active AND starts_at <= ? AND ? < ends_at AND sold < quantity
+				ORDER BY variant_id, price_minor, id) AS running`,
+			[]any{tenantID, bun.In(variantIDs), strings.ToUpper(currency), now, now}, &raw)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("flash prices: %w", err)
 	}
-	for _, r := range rows {
-		out[r.VariantID] = FlashPrice{SaleID: r.ID, VariantID: r.VariantID, PriceMinor: r.PriceMinor, Currency: r.Currency,
-			Remaining: r.Quantity - r.Sold, PerShopperLimit: r.PerShopperLimit, StartsAt: r.StartsAt, EndsAt: r.EndsAt}
+	var prices []FlashPrice
+	if err := json.Unmarshal(raw, &prices); err != nil {
+		return nil, fmt.Errorf("flash prices: %w", err)
+	}
+	for _, p := range prices {
+		p.StartsAt, p.EndsAt = p.StartsAt.UTC(), p.EndsAt.UTC()
+		out[p.VariantID] = p
 	}
 	return out, nil
 }
