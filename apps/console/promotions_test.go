@@ -240,7 +240,9 @@ func TestPromotionsPaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	codes := func(body string) []string { return regexp.MustCompile(`data-code="(PAGE\d\d)"`).FindAllString(body, -1) }
+	codes := func(body string) []string {
+		return regexp.MustCompile(`data-code="(PAGE\d\d)"`).FindAllString(body, -1)
+	}
 	r := w.get(owner, "/console/promotions")
 	first := codes(r.body)
 	if len(first) != 25 || !strings.Contains(first[0], "PAGE29") || !strings.Contains(r.body, `id="older-coupons"`) || strings.Contains(r.body, `id="older-sales"`) {
