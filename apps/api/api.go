@@ -130,6 +130,10 @@ func New(d Deps) (*fiber.App, error) {
 	}
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/docs") })
 	// Carriers sign their webhooks; the signature is the credential, so no session applies.
+	// The flood limit does: a signature is checked only after the body is read.
+	app.Use("/webhooks", httpx.RateLimit(d.Limiter, func(c *fiber.Ctx) (string, httpx.Limit, bool) {
+		return "flood:ip:" + c.IP(), limits.Flood, true
+	}, d.Log, fallbacks))
 	fulfillment.WebhookRoute(app, d.Fulfillment)
 
 	app.Use("/v1", d.CORS)

@@ -59,6 +59,12 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldLimited(t, api.RateLimits{Flood: lots, Authenticated: lots, Anonymous: lots})
+}
+
+// newWorldLimited is the world with the given rate limits.
+func newWorldLimited(t *testing.T, limits api.RateLimits) *world {
+	t.Helper()
 	ctx := scope.WithActor(context.Background(), "system:test")
 	f := dbtest.New(t)
 	if err := demo.Load(ctx, f.Platform); err != nil {
@@ -89,7 +95,7 @@ func newWorld(t *testing.T) *world {
 			SetPasswordURL: "http://localhost:8080/console/set-password", ConsoleURL: "http://localhost:8080/console"}),
 		Inventory: inventory.NewService(f.App, audit.Recorder{}),
 		// Every route × every role from one address: far more than a client's budget.
-		Limits:  &api.RateLimits{Flood: lots, Authenticated: lots, Anonymous: lots},
+		Limits:  &limits,
 		Catalog: catalog.NewService(f.App, pol, audit.Recorder{}),
 		Search:  search.NewService(f.App),
 		// A prefix per test: the budget is generous and not what these tests are about.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"mercato/apps/api"
 	"mercato/platform/audit"
+	"mercato/platform/httpx"
 	"mercato/platform/scope"
 	"mercato/tenants/promotions"
 	"mercato/tenants/search/searchtest"
@@ -266,4 +269,28 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// The inbound carrier webhook is public (its signature is the credential) but not unlimited:
+// one address flooding it with bad signatures is refused with 429 and Retry-After once past the
+// flood budget, before any signature is checked.
+func TestCarrierWebhookFloodLimit(t *testing.T) {
+	w := newWorldLimited(t, api.RateLimits{Flood: httpx.Limit{Rate: 1, Per: time.Minute, Burst: 3}, Authenticated: lots, Anonymous: lots})
+	var statuses []int
+	for range 5 {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/carriers/generic_http", strings.NewReader(`{"tracking_number":"X"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := w.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses = append(statuses, resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if statuses[0] == http.StatusTooManyRequests || statuses[4] != http.StatusTooManyRequests {
+		t.Errorf("statuses %v: want the first answered (refused signature) and the flood refused", statuses)
+	}
 }
