@@ -101,7 +101,8 @@ var names = map[string]string{
 // LoadOrders gives the demo merchants their shipping rates, the tenants their tax rates, and
 // places the demo orders, walking each to its state. Rates are added where a merchant or
 // tenant has none; orders only in a tenant that has none yet, so a second load changes
-// nothing (an unpaid demo order the expiry job cancelled stays cancelled).
+// nothing, except that a tenant whose unpaid demo orders the expiry job has cancelled gets
+// fresh unpaid ones (those stay cancelled, as real ones would).
 func LoadOrders(ctx context.Context, d OrderDeps) error {
 	ids, err := demoIDs(ctx, d.Platform)
 	if err != nil {
@@ -127,15 +128,24 @@ func LoadOrders(ctx context.Context, d OrderDeps) error {
 		if err != nil {
 			return fmt.Errorf("demo orders of %s: %w", t.Slug, err)
 		}
-		if len(page.Items) > 0 {
-			continue
+		// A store with orders gets only its unpaid ones again, once the expiry job has
+		// cancelled the last ones: the demo keeps an order awaiting payment to click.
+		onlyUnpaid := len(page.Items) > 0
+		if onlyUnpaid {
+			unpaid, err := d.Orders.List(ctx, tid, orders.ListFilter{Status: orders.StatusPendingPayment})
+			if err != nil {
+				return fmt.Errorf("demo orders of %s: %w", t.Slug, err)
+			}
+			if len(unpaid.Items) > 0 {
+				continue
+			}
 		}
 		shoppers, err := shopperIDs(ctx, d.DB, tid)
 		if err != nil {
 			return fmt.Errorf("demo shoppers of %s: %w", t.Slug, err)
 		}
 		for i, o := range Orders {
-			if o.Tenant != t.Slug {
+			if o.Tenant != t.Slug || onlyUnpaid && o.State != orders.StatusPendingPayment {
 				continue
 			}
 			if err := place(ctx, d, tid, t.Locale, shoppers[o.Shopper], o); err != nil {

@@ -3,6 +3,7 @@ package demo_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -121,6 +122,24 @@ func TestDemoOrdersInEveryState(t *testing.T) {
 	load()
 	if again, n := count(); !equal(again, byStatus) || n != first {
 		t.Errorf("second load changed the orders: %v %+v, first %v %+v", again, n, byStatus, first)
+	}
+
+	// Once the expiry job has cancelled the unpaid orders, the next load places fresh unpaid
+	// ones, so the demo always has an order awaiting payment.
+	expired, err := ords.ExpireUnpaid(ctx, f.Platform, time.Now().Add(orders.ReservationTTL+time.Minute), 100)
+	if err != nil || expired != want["lumen/pending_payment"]+want["panda/pending_payment"] {
+		t.Fatalf("expired %d unpaid orders: %v", expired, err)
+	}
+	load()
+	after, _ := count()
+	for _, slug := range []string{"lumen", "panda"} {
+		if after[slug+"/pending_payment"] != want[slug+"/pending_payment"] ||
+			after[slug+"/cancelled"] != want[slug+"/cancelled"]+want[slug+"/pending_payment"] {
+			t.Errorf("%s after the unpaid orders expired and the demo loaded again: %v", slug, after)
+		}
+	}
+	if after["lumen/completed"] != want["lumen/completed"] || after["nordic/paid"] != want["nordic/paid"] {
+		t.Errorf("the reload placed more than the unpaid orders: %v", after)
 	}
 }
 
