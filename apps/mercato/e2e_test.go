@@ -307,6 +307,19 @@ func TestServeAndMigrateCommands(t *testing.T) {
 			t.Errorf("after seed #%d: %d tenants, want 3", i+1, n)
 		}
 	}
+	// The demo's listed products have their search documents already (the triggers); a
+	// reindex rewrites the same set: one per active product.
+	active := 0
+	for _, c := range demo.Catalogs {
+		for _, p := range c.Products {
+			if p.Status == "active" {
+				active++
+			}
+		}
+	}
+	if out := runCommand(t, env, 0, "search", "reindex"); !strings.Contains(out, fmt.Sprintf("search reindex: %d documents", active)) {
+		t.Errorf("search reindex printed %q, want %d documents", out, active)
+	}
 	waitReadyzStatus(t, serve, base, http.StatusOK)
 
 	wantMigrated("down", runCommand(t, env, 0, "migrate", "down"))

@@ -66,6 +66,8 @@ Commands:
   migrate up|down|status  apply, roll back or list database migrations
   seed                    load the demo marketplace (idempotent)
   audit verify --tenant X check tenant X's audit hash chain (id, slug or "platform"); exit 1 if broken
+  search reindex          rewrite every product's search document from the catalog (triggers
+                          keep them current; this repairs a database loaded around them)
   services [stop]         start local PostgreSQL, Redis, MinIO and stripe-mock in the background
                           (reused by dev and tests) and print their URLs; stop stops them
   version                 print the version
@@ -103,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, "mercato", version())
 		return 0
-	case "serve", "worker", "migrate", "seed", "dev", "services", "audit":
+	case "serve", "worker", "migrate", "seed", "dev", "services", "audit", "search":
 	default:
 		fmt.Fprintf(stderr, "mercato: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -122,6 +124,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "migrate" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			fmt.Fprintln(stderr, "mercato: migrate needs up, down or status")
+			return 2
+		}
+		sub, rest = rest[0], rest[1:]
+	}
+	if cmd == "search" {
+		if len(rest) == 0 || rest[0] != "reindex" {
+			fmt.Fprintln(stderr, "mercato: search needs reindex")
 			return 2
 		}
 		sub, rest = rest[0], rest[1:]
@@ -162,6 +171,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = services(ctx, cfg, sub, log, stdout)
 	case "audit":
 		err = auditVerify(ctx, cfg, auditTenant, stdout)
+	case "search":
+		err = reindexSearch(ctx, cfg, stdout)
 	}
 	var se *setupError
 	switch {
@@ -629,6 +640,21 @@ func loadDemo(ctx context.Context, r *runtime) error {
 	if err != nil {
 		return fmt.Errorf("load demo orders: %w", err)
 	}
+	return nil
+}
+
+// reindexSearch is `mercato search reindex`.
+func reindexSearch(ctx context.Context, cfg config.Config, out io.Writer) error {
+	p, err := db.OpenPlatform(ctx, cfg.DatabasePlatformURL, 2)
+	if err != nil {
+		return &setupError{"MERCATO_DATABASE_PLATFORM_URL", err}
+	}
+	defer p.Close()
+	n, err := search.Reindex(scope.WithActor(ctx, "system:search-reindex"), p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "search reindex: %d documents\n", n)
 	return nil
 }
 

@@ -94,6 +94,9 @@ func TestBadConfigurationExits2(t *testing.T) {
 		{"audit verify unreachable platform", []string{"audit", "verify", "--tenant", "platform"},
 			map[string]string{"MERCATO_DATABASE_PLATFORM_URL": strings.Replace(unreachable, "mercato_app", "mercato_platform", 1)},
 			"MERCATO_DATABASE_PLATFORM_URL", false},
+		{"search reindex unreachable platform", []string{"search", "reindex"},
+			map[string]string{"MERCATO_DATABASE_PLATFORM_URL": strings.Replace(unreachable, "mercato_app", "mercato_platform", 1)},
+			"MERCATO_DATABASE_PLATFORM_URL", false},
 		{"migrate unknown subcommand", []string{"migrate", "sideways"}, nil, "migrate", false},
 	}
 	for _, tc := range cases {
@@ -160,6 +163,7 @@ func TestUsageAndCommands(t *testing.T) {
 		{"serve --help", []string{"serve", "--help"}, 0, []string{"Usage: mercato"}, "", true},
 		{"version", []string{"version"}, 0, []string{"mercato "}, "", false},
 		{"migrate without subcommand", []string{"migrate"}, 2, nil, "migrate needs up, down or status", false},
+		{"search without subcommand", []string{"search"}, 2, nil, "search needs reindex", false},
 		{"unknown command", []string{"bogus"}, 2, nil, `unknown command "bogus"`, false},
 	}
 	for _, tc := range cases {
