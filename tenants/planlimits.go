@@ -24,6 +24,17 @@ func NewPlanPolicy(p *authz.Policies) *PlanPolicy { return &PlanPolicy{policies:
 // AllowMerchant reports whether one more active merchant fits the plan; activeNow is how many
 // are active now. tx must run in the tenant's scope.
 func (l *PlanPolicy) AllowMerchant(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, activeNow int) (bool, error) {
+	return l.allow(ctx, tx, tenantID, "add_merchant", "merchants", activeNow)
+}
+
+// AllowStaff reports whether one more marketplace staff seat fits the plan; seatsNow is how
+// many the tenant's own team holds (merchants' staff belong to their stores and take none).
+// tx must run in the tenant's scope.
+func (l *PlanPolicy) AllowStaff(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, seatsNow int) (bool, error) {
+	return l.allow(ctx, tx, tenantID, "add_staff", "staff", seatsNow)
+}
+
+func (l *PlanPolicy) allow(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, action, resource string, inUse int) (bool, error) {
 	var raw []byte
 	if err := tx.NewRaw("SELECT p.limits FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = ?", tenantID).
 		Scan(ctx, &raw); err != nil {
@@ -34,9 +45,9 @@ func (l *PlanPolicy) AllowMerchant(ctx context.Context, tx bun.IDB, tenantID uui
 		return false, fmt.Errorf("plan limits: %w", err)
 	}
 	d, err := l.policies.Decide(ctx, authz.DecidePlanLimits, map[string]any{
-		"action": "add_merchant",
+		"action": action,
 		"plan":   map[string]any{"limits": limits},
-		"usage":  map[string]any{"merchants": activeNow},
+		"usage":  map[string]any{resource: inUse},
 	})
 	if err != nil {
 		return false, err

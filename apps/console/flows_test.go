@@ -625,3 +625,22 @@ func TestLocale(t *testing.T) {
 		t.Errorf("overview in Chinese: %s", body)
 	}
 }
+
+// A full plan: the owner adding a third member of the marketplace's team takes Lumen's last
+// starter seat; the next is refused on the staff page with the reason and added nowhere.
+func TestStaffSeatsFull(t *testing.T) {
+	w := newWorld(t, false)
+	owner := w.signIn("owner@lumen-goods.test")
+	r := w.post(owner, "/console/staff", url.Values{"email": {"third@lumen-goods.test"}, "role": {"tenant_staff"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("third seat: %d %s", r.status, excerpt(r.body))
+	}
+	r = w.post(owner, "/console/staff", url.Values{"email": {"fourth@lumen-goods.test"}, "role": {"tenant_staff"}})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Your plan has no staff seat left.") ||
+		strings.Contains(r.body, "another active merchant") {
+		t.Fatalf("fourth seat: %d %s", r.status, excerpt(r.body))
+	}
+	if page := w.get(owner, "/console/staff"); strings.Contains(page.body, "fourth@lumen-goods.test") || !strings.Contains(page.body, "third@lumen-goods.test") {
+		t.Error("the staff list does not show the third member only")
+	}
+}

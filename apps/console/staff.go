@@ -125,7 +125,11 @@ func (h *handlers) addStaff(c *fiber.Ctx, s *session) error {
 		h.r.Flash(c, web.FlashError, "staff.added_unsent", m.Email)
 		return c.Redirect(Prefix+"/staff", fiber.StatusSeeOther)
 	case web.Fixable(err):
-		d, derr := h.staffData(c, s, h.form(c, err, values))
+		form := h.form(c, err, values)
+		if errors.Is(err, staff.ErrPlanLimit) { // the code is shared with merchants and products
+			form.Errors[""] = "staff.error.seats_full"
+		}
+		d, derr := h.staffData(c, s, form)
 		if derr != nil {
 			return derr
 		}

@@ -117,7 +117,8 @@ func newWorld(t *testing.T, listen bool) *world {
 	}
 	w.merchants = merchants.NewService(f.App, tenants.NewPlanPolicy(pol), audit.Recorder{})
 	w.staff = staff.NewService(f.App, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: w.mail,
-		SetPasswordURL: "http://" + w.baseHost + "/console/set-password", ConsoleURL: "http://" + w.baseHost + "/console", Now: w.clock.Now})
+		SetPasswordURL: "http://" + w.baseHost + "/console/set-password", ConsoleURL: "http://" + w.baseHost + "/console", Now: w.clock.Now,
+		Seats: tenants.NewPlanPolicy(pol)})
 	w.dir = tenants.NewDirectory(f.Platform, "localhost")
 
 	w.app = httpx.New(httpx.Options{Log: slog.New(slog.DiscardHandler), BodyLimit: 1 << 20})

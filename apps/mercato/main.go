@@ -351,9 +351,10 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, r *runtime
 		return nil, err
 	}
 	directory := tenants.NewDirectory(r.platform, cfg.BaseHost)
-	merchantSvc := merchants.NewService(r.db, tenants.NewPlanPolicy(policies), audit.Recorder{})
+	plans := tenants.NewPlanPolicy(policies)
+	merchantSvc := merchants.NewService(r.db, plans, audit.Recorder{})
 	staffSvc := staff.NewService(r.db, staff.Config{Accounts: ids, Audit: audit.Recorder{}, Mailer: r.mailer, Permissions: enforcer,
-		SetPasswordURL: cfg.PublicURL + "/console/set-password", ConsoleURL: cfg.PublicURL + "/console"})
+		SetPasswordURL: cfg.PublicURL + "/console/set-password", ConsoleURL: cfg.PublicURL + "/console", Seats: plans})
 	queues, err := jobs.Redis(cfg.RedisURL)
 	if err != nil {
 		return nil, &setupError{"MERCATO_REDIS_URL", err}

@@ -32,6 +32,7 @@ var (
 	ErrNotMember        = fault.New(fault.Forbidden, "not_a_member", "only members of this tenant can manage its staff")
 	ErrLastOwner        = fault.New(fault.Conflict, "last_owner", "a tenant keeps at least one tenant owner")
 	ErrAlreadyMember    = fault.New(fault.Conflict, "already_member", "this person already has a role here")
+	ErrPlanLimit        = fault.New(fault.Unprocessable, "plan_limit_reached", "the marketplace's plan has no staff seat left; remove someone or upgrade the plan")
 	ErrTokenInvalid     = fault.New(fault.Invalid, "set_password_token_invalid", "this link is invalid, was used or has expired")
 	ErrInviteNotSent    = fault.New(fault.Unavailable, "invite_not_sent", "the member was added but the e-mail could not be sent; send it again from the staff list")
 	ErrPasswordIsSet    = fault.New(fault.Conflict, "password_already_set", "this person has a password already; they can sign in")
@@ -131,6 +132,14 @@ type Config struct {
 	ConsoleURL string
 	TokenTTL   time.Duration // how long a set-password link works; zero: 72 hours
 	Now        func() time.Time
+	// Seats answers whether the plan has a staff seat left (tenants.PlanPolicy, from
+	// policies/plan_limits.rego). The binaries always set it; nil counts no seats.
+	Seats Seats
+}
+
+// Seats is the plan's staff seat check: seatsNow is how many the marketplace's own team holds.
+type Seats interface {
+	AllowStaff(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, seatsNow int) (bool, error)
 }
 
 // Service manages a tenant's staff. Every method runs inside the tenant's RLS scope, narrowed
@@ -333,6 +342,8 @@ func (s *Service) Add(ctx context.Context, tenantID uuid.UUID, email, role strin
 			if err := merchantExists(ctx, tx, tenantID, merchantID); err != nil {
 				return err
 			}
+		} else if err := s.seatLeft(ctx, tx, tenantID); err != nil {
+			return err
 		}
 		user, err := s.staffUser(ctx, tx, email)
 		if err != nil {
@@ -362,6 +373,30 @@ func (s *Service) Add(ctx context.Context, tenantID uuid.UUID, email, role strin
 		return m, fmt.Errorf("add staff member: %w: %w", ErrInviteNotSent, err)
 	}
 	return m, nil
+}
+
+// seatLeft checks the plan has a seat for one more member of the marketplace's own team
+// (merchant staff take none). A per-tenant lock, held to the end of the transaction, keeps two
+// additions from both taking the last seat. Errors: ErrPlanLimit.
+func (s *Service) seatLeft(ctx context.Context, tx bun.IDB, tenantID uuid.UUID) error {
+	if s.cfg.Seats == nil {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('staff:' || ?::text, 0))", tenantID.String()); err != nil {
+		return fmt.Errorf("lock staff seats: %w", err)
+	}
+	var seats int
+	if err := tx.NewRaw("SELECT count(*) FROM memberships WHERE tenant_id = ? AND merchant_id IS NULL", tenantID).Scan(ctx, &seats); err != nil {
+		return fmt.Errorf("count staff seats: %w", err)
+	}
+	ok, err := s.cfg.Seats.AllowStaff(ctx, tx, tenantID, seats)
+	if err != nil {
+		return err // fails closed: an undecidable policy adds no one
+	}
+	if !ok {
+		return ErrPlanLimit
+	}
+	return nil
 }
 
 // staffUser finds the staff user with email, creating one without a password if there is none.
