@@ -1,8 +1,8 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -45,70 +45,72 @@ func newCommerce(r *runtime, policies *authz.Policies) commerce {
 
 // tellPaid mails a paid order's confirmation to the shopper, in the order's language, and each
 // merchant's part of it to that merchant's owners, in the tenant's language, both in the
-// tenant's branding.
-func tellPaid(r *runtime, ts *tenants.Service, owners func(context.Context, uuid.UUID, *uuid.UUID) ([]string, error), cfg config.Config) orders.Tell {
+// tenant's branding. Each is its own task (orders.Notices), retried alone.
+func tellPaid(r *runtime, ts *tenants.Service, owners func(context.Context, uuid.UUID, *uuid.UUID) ([]string, error), cfg config.Config) orders.Notices {
 	branding := tenantBranding(r.db, cfg.PublicURL)
-	return func(ctx context.Context, tenantID uuid.UUID, o orders.Order) error {
+	send := func(ctx context.Context, tenantID uuid.UUID, event string, locale func(tenants.Tenant) string,
+		to func() ([]string, error), data func(tenants.Tenant) any) error {
 		t, err := ts.Get(ctx, tenantID)
 		if err != nil {
+			return err
+		}
+		rcpt, err := to()
+		if err != nil || len(rcpt) == 0 {
 			return err
 		}
 		b, err := branding(ctx, tenantID)
 		if err != nil {
 			return err
 		}
-		cur := money.Currency(o.Currency)
-		amount := func(minor int64) money.Amount { return money.Amount{Minor: minor, Currency: cur} }
-		lines := func(ls []orders.Line) []mail.Line {
-			out := make([]mail.Line, len(ls))
-			for i, l := range ls {
-				out[i] = mail.Line{Name: lineName(l), Quantity: l.Quantity, Total: amount(l.UnitPriceMinor * int64(l.Quantity))}
-			}
-			return out
+		subject, text, html, err := r.mailRenderer.Render(event, locale(t), b, data(t))
+		if err != nil {
+			return err
 		}
-		send := func(event, locale string, to []string, data any) error {
-			if len(to) == 0 {
-				return nil
-			}
-			subject, text, html, err := r.mailRenderer.Render(event, locale, b, data)
-			if err != nil {
-				return err
-			}
-			return r.mailSender.Send(ctx, mail.Message{To: to, Subject: subject, Text: text, HTML: html})
-		}
-		var all []orders.Line
-		for _, mo := range o.Merchants {
-			all = append(all, mo.Lines...)
-		}
-		locale := o.Locale
-		if locale == "" {
-			locale = t.DefaultLocale
-		}
-		placed := o.CreatedAt
-		if o.PaidAt != nil {
-			placed = *o.PaidAt
-		}
-		// The shopper's mail is sent first and on its own: a retry after a merchant's mail
-		// failed may send it again, which is better than never.
-		if err := send(mail.EventOrderConfirmation, locale, []string{o.Email}, mail.OrderConfirmation{ShopperName: o.Address.Name,
-			OrderNumber: o.Number, PlacedAt: placed, Lines: lines(all), Shipping: amount(o.ShippingMinor), Total: amount(o.TotalMinor),
-			OrderURL: storeURL(cfg, t.Slug) + "/account/orders/" + o.ID.String()}); err != nil {
-			return fmt.Errorf("order confirmation: %w", err)
-		}
-		for _, mo := range o.Merchants {
-			to, err := owners(ctx, tenantID, &mo.MerchantID)
-			if err != nil {
-				return err
-			}
-			if err := send(mail.EventMerchantNewOrder, t.DefaultLocale, to, mail.MerchantNewOrder{MerchantName: mo.MerchantName,
-				OrderNumber: o.Number, Lines: lines(mo.Lines), Total: amount(mo.TotalMinor),
-				ShipTo:   strings.TrimSpace(o.Address.City + ", " + o.Address.Country),
-				OrderURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/console/orders/" + o.ID.String()}); err != nil {
-				return fmt.Errorf("new order for %s: %w", mo.MerchantName, err)
-			}
-		}
-		return nil
+		return r.mailSender.Send(ctx, mail.Message{To: rcpt, Subject: subject, Text: text, HTML: html})
 	}
+	return orders.Notices{
+		Paid: func(ctx context.Context, tenantID uuid.UUID, o orders.Order) error {
+			var all []orders.Line
+			for _, mo := range o.Merchants {
+				all = append(all, mo.Lines...)
+			}
+			placed := o.CreatedAt
+			if o.PaidAt != nil {
+				placed = *o.PaidAt
+			}
+			return send(ctx, tenantID, mail.EventOrderConfirmation,
+				func(t tenants.Tenant) string { return cmp.Or(o.Locale, t.DefaultLocale) },
+				func() ([]string, error) { return []string{o.Email}, nil },
+				func(t tenants.Tenant) any {
+					return mail.OrderConfirmation{ShopperName: o.Address.Name, OrderNumber: o.Number, PlacedAt: placed,
+						Lines: mailLines(o.Currency, all), Shipping: amountIn(o.Currency, o.ShippingMinor), Total: amountIn(o.Currency, o.TotalMinor),
+						OrderURL: storeURL(cfg, t.Slug) + "/account/orders/" + o.ID.String()}
+				})
+		},
+		MerchantNewOrder: func(ctx context.Context, tenantID uuid.UUID, o orders.Order, mo orders.MerchantOrder) error {
+			return send(ctx, tenantID, mail.EventMerchantNewOrder,
+				func(t tenants.Tenant) string { return t.DefaultLocale },
+				func() ([]string, error) { return owners(ctx, tenantID, &mo.MerchantID) },
+				func(tenants.Tenant) any {
+					return mail.MerchantNewOrder{MerchantName: mo.MerchantName, OrderNumber: o.Number, Lines: mailLines(o.Currency, mo.Lines),
+						Total: amountIn(o.Currency, mo.TotalMinor), ShipTo: strings.TrimSpace(o.Address.City + ", " + o.Address.Country),
+						OrderURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/console/orders/" + o.ID.String()}
+				})
+		},
+	}
+}
+
+func amountIn(currency string, minor int64) money.Amount {
+	return money.Amount{Minor: minor, Currency: money.Currency(currency)}
+}
+
+// mailLines are order lines as a mail lists them.
+func mailLines(currency string, ls []orders.Line) []mail.Line {
+	out := make([]mail.Line, len(ls))
+	for i, l := range ls {
+		out[i] = mail.Line{Name: lineName(l), Quantity: l.Quantity, Total: amountIn(currency, l.UnitPriceMinor*int64(l.Quantity))}
+	}
+	return out
 }
 
 // lineName is a line as a person reads it: the title, then the chosen options.

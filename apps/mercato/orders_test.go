@@ -67,8 +67,13 @@ func TestTellPaidMails(t *testing.T) {
 			{MerchantID: ids.Oak, MerchantName: "Oak & Ash Furniture", Amounts: orders.Amounts{TotalMinor: 27400},
 				Lines: []orders.Line{{Title: "Windsor oak chair", Quantity: 1, UnitPriceMinor: 24500}}},
 		}}
-	if err := tell(ctx, ids.Lumen, o); err != nil {
+	if err := tell.Paid(ctx, ids.Lumen, o); err != nil {
 		t.Fatal(err)
+	}
+	for _, mo := range o.Merchants {
+		if err := tell.MerchantNewOrder(ctx, ids.Lumen, o, mo); err != nil {
+			t.Fatal(err)
+		}
 	}
 	msgs := capture.Messages()
 	if len(msgs) != 2 {

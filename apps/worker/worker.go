@@ -54,9 +54,10 @@ type Deps struct {
 	Fulfillment *fulfillment.Service
 	TellShopper func(ctx context.Context, tenantID uuid.UUID, n fulfillment.Notice) error
 	// Orders cancels unpaid orders whose stock hold ran out (orders.TaskExpireUnpaid) and sends
-	// the paid notices (TellPaid mails the shopper and the merchants); nil leaves both out.
+	// the paid notices (TellPaid mails the shopper and the merchants); nil Orders leaves both
+	// out.
 	Orders   *orders.Service
-	TellPaid orders.Tell
+	TellPaid orders.Notices
 }
 
 // Worker is the job server, the outbox relay and the scheduler of one process.

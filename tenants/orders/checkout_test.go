@@ -161,10 +161,17 @@ func TestCheckoutTwoMerchants(t *testing.T) {
 	if got.Status != orders.StatusPaid || got.PaidAt == nil || got.PaymentRef != "pi_123" || len(got.Events) != 4 {
 		t.Errorf("paid order: status %s, events %+v", got.Status, got.Events)
 	}
-	// One paid notice (the confirmation and the merchants' mails), however often payment is told.
+	// One confirmation and one new-order note per merchant, however often payment is told.
 	if n := fx.count(t, "SELECT count(*) FROM outbox WHERE tenant_id = ? AND kind = ? AND payload->'data'->>'order_id' = ?",
 		lumen, orders.KindPaid, o.ID.String()); n != 1 {
 		t.Errorf("%d paid notices in the outbox, want 1", n)
+	}
+	if n := fx.count(t, `SELECT count(DISTINCT payload->'data'->>'merchant_order_id') FROM outbox
+		WHERE tenant_id = ? AND kind = ? AND payload->'data'->>'order_id' = ?`, lumen, orders.KindMerchantNewOrder, o.ID.String()); n != 2 {
+		t.Errorf("new-order notes for %d merchant orders, want 2", n)
+	}
+	if n := fx.count(t, "SELECT count(*) FROM outbox WHERE tenant_id = ? AND kind = ?", lumen, orders.KindMerchantNewOrder); n != 2 {
+		t.Errorf("%d new-order notes in the outbox, want 2", n)
 	}
 	if err := s.MarkPaid(staff(), lumen, o.ID, "pi_other"); !errors.Is(err, orders.ErrTransition) {
 		t.Errorf("paid again with another reference: %v", err)

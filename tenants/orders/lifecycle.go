@@ -99,10 +99,24 @@ func (s *Service) MarkPaid(ctx context.Context, tenantID, orderID uuid.UUID, pay
 			map[string]any{"status": status}, map[string]any{"status": StatusPaid, "payment_ref": paymentRef}); err != nil {
 			return err
 		}
-		// The confirmation to the shopper and the new-order notes to the merchants go out
-		// exactly when the payment commits.
-		_, err = jobs.Enqueue(ctx, tx, jobs.Task{Kind: KindPaid, Payload: paidPayload{OrderID: orderID}, Queue: jobs.QueueDefault})
-		return err
+		// The confirmation to the shopper and each merchant's new-order note go out exactly
+		// when the payment commits, as separate tasks: one failing is retried alone and never
+		// sends the others twice.
+		if _, err := jobs.Enqueue(ctx, tx, jobs.Task{Kind: KindPaid, Payload: paidPayload{OrderID: orderID}, Queue: jobs.QueueDefault}); err != nil {
+			return err
+		}
+		var mos []uuid.UUID
+		if err := tx.NewRaw("SELECT id FROM merchant_orders WHERE tenant_id = ? AND order_id = ? ORDER BY id", tenantID, orderID).
+			Scan(ctx, &mos); err != nil {
+			return err
+		}
+		for _, mo := range mos {
+			if _, err := jobs.Enqueue(ctx, tx, jobs.Task{Kind: KindMerchantNewOrder, Queue: jobs.QueueDefault,
+				Payload: paidPayload{OrderID: orderID, MerchantOrderID: mo}}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("mark order paid: %w", err)
@@ -227,21 +241,40 @@ func (s *Service) ExpireUnpaid(ctx context.Context, platform *db.Platform, now t
 	}
 }
 
-// KindPaid is the notice that an order was paid: the shopper's confirmation and each
-// merchant's new order, which the worker's Tell sends.
-const KindPaid = "orders.paid"
+// The notices of a paid order, enqueued by MarkPaid and sent by the worker's Notices.
+const (
+	KindPaid             = "orders.paid"               // the shopper's order confirmation
+	KindMerchantNewOrder = "orders.merchant_new_order" // one merchant's part of a paid order
+)
 
 type paidPayload struct {
-	OrderID uuid.UUID `json:"order_id"`
+	OrderID         uuid.UUID `json:"order_id"`
+	MerchantOrderID uuid.UUID `json:"merchant_order_id,omitempty"`
 }
 
-// Tell sends the mails about a paid order; the notifications wiring renders them.
-type Tell func(ctx context.Context, tenantID uuid.UUID, o Order) error
+// Notices send the mails about a paid order; the notifications wiring renders them. A nil
+// func drops its notice, as in a worker without mail.
+type Notices struct {
+	Paid             func(ctx context.Context, tenantID uuid.UUID, o Order) error
+	MerchantNewOrder func(ctx context.Context, tenantID uuid.UUID, o Order, mo MerchantOrder) error
+}
 
 // Kinds are the orders' task kinds for the worker: the expiry sweep, scheduled every minute,
-// and the paid notice, handed to tell (nil: the notice is dropped, as in a worker without
-// mail).
-func (s *Service) Kinds(platform *db.Platform, tell Tell, log func(ctx context.Context, msg string, args ...any)) []jobs.Kind {
+// and the paid notices, handed to notices.
+func (s *Service) Kinds(platform *db.Platform, notices Notices, log func(ctx context.Context, msg string, args ...any)) []jobs.Kind {
+	// order reads the notice's order as the system: the payment's actor would not be allowed
+	// to see it. An order that is gone has nothing to tell.
+	order := func(ctx context.Context, kind string, p jobs.Payload) (Order, paidPayload, error) {
+		var in paidPayload
+		if err := p.Decode(&in); err != nil {
+			return Order{}, in, err
+		}
+		o, err := s.Get(scope.WithActor(ctx, scope.Actor("system:"+kind)), p.TenantID, in.OrderID)
+		if errors.Is(err, ErrNotFound) {
+			return Order{}, in, jobs.SkipRetry(fmt.Errorf("%s %s: %w", kind, in.OrderID, err))
+		}
+		return o, in, err
+	}
 	return []jobs.Kind{{
 		Name: TaskExpireUnpaid, Queue: jobs.QueueCritical, Timeout: 5 * time.Minute,
 		Handler: func(ctx context.Context, _ jobs.Payload) error {
@@ -257,22 +290,31 @@ func (s *Service) Kinds(platform *db.Platform, tell Tell, log func(ctx context.C
 	}, {
 		Name: KindPaid, Queue: jobs.QueueDefault, Timeout: time.Minute, MaxRetry: 10,
 		Handler: func(ctx context.Context, p jobs.Payload) error {
-			var in paidPayload
-			if err := p.Decode(&in); err != nil {
-				return err
-			}
-			if tell == nil {
+			if notices.Paid == nil {
 				return nil
 			}
-			// Read as the system: the payment's actor would not be allowed to see the order.
-			o, err := s.Get(scope.WithActor(ctx, "system:"+KindPaid), p.TenantID, in.OrderID)
-			if errors.Is(err, ErrNotFound) {
-				return jobs.SkipRetry(fmt.Errorf("%s %s: %w", KindPaid, in.OrderID, err))
-			}
+			o, _, err := order(ctx, KindPaid, p)
 			if err != nil {
 				return err
 			}
-			return tell(ctx, p.TenantID, o)
+			return notices.Paid(ctx, p.TenantID, o)
+		},
+	}, {
+		Name: KindMerchantNewOrder, Queue: jobs.QueueDefault, Timeout: time.Minute, MaxRetry: 10,
+		Handler: func(ctx context.Context, p jobs.Payload) error {
+			if notices.MerchantNewOrder == nil {
+				return nil
+			}
+			o, in, err := order(ctx, KindMerchantNewOrder, p)
+			if err != nil {
+				return err
+			}
+			for _, mo := range o.Merchants {
+				if mo.ID == in.MerchantOrderID {
+					return notices.MerchantNewOrder(ctx, p.TenantID, o, mo)
+				}
+			}
+			return jobs.SkipRetry(fmt.Errorf("%s: order %s has no merchant order %s", KindMerchantNewOrder, o.ID, in.MerchantOrderID))
 		},
 	}}
 }
