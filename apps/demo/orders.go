@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -107,6 +108,11 @@ func LoadOrders(ctx context.Context, d OrderDeps) error {
 	ids, err := demoIDs(ctx, d.Platform)
 	if err != nil {
 		return fmt.Errorf("demo ids: %w", err)
+	}
+	// The demo loads before the worker starts: do the expiry job's work first, so unpaid orders
+	// past their time count as the cancelled orders they are about to be.
+	if _, err := d.Orders.ExpireUnpaid(ctx, d.Platform, time.Now(), 500); err != nil {
+		return fmt.Errorf("demo: expire unpaid orders: %w", err)
 	}
 	for key, rates := range ShippingRates {
 		slug, _, _ := strings.Cut(key, "/")
