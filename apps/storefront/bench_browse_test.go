@@ -197,9 +197,7 @@ func BenchmarkBrowse(b *testing.B) {
 	port := w.serve()
 	cookies := map[string]string{}
 	for _, t := range benchTenants {
-		cl := w.client(t + ".localhost")
-		cl.get("/")
-		cookies[t] = cl.cookie(shopCookie)
+		cookies[t] = guestSession(b, w, t+".localhost")
 	}
 	request := func(rng *rand.Rand, path string) *http.Request {
 		t := benchTenants[rng.IntN(len(benchTenants))]

@@ -63,8 +63,8 @@ type couponPreview struct {
 	Error    string
 }
 
-// cartOwner is whose cart the visit shows: the signed-in shopper's, or the guest session's
-// (every storefront page hands out a session, so there always is one).
+// cartOwner is whose cart the visit shows: the signed-in shopper's, or the guest session's;
+// false for a visitor without a session, who has no cart yet.
 func cartOwner(v *visit) (cart.Owner, bool) {
 	switch v.principal.Kind {
 	case identity.KindShopper:
@@ -143,14 +143,14 @@ func errorKey(err error) string {
 // cartView renders the cart; lineErr marks a refused change of one line.
 func (s *storefront) cartView(c *fiber.Ctx, v *visit, status int, lineID uuid.UUID, lineErr string) error {
 	ctx := c.UserContext()
-	owner, ok := cartOwner(v)
-	if !ok {
-		return cart.ErrNoOwner
-	}
 	locale := s.r.Locale(c)
-	view, err := s.d.Cart.View(ctx, v.tenant.ID, owner, locale)
-	if err != nil {
-		return err
+	// A visitor who has posted nothing yet has no session, so no cart: an empty one.
+	view := cart.View{Currency: v.tenant.DefaultCurrency}
+	if owner, ok := cartOwner(v); ok {
+		var err error
+		if view, err = s.d.Cart.View(ctx, v.tenant.ID, owner, locale); err != nil {
+			return err
+		}
 	}
 	page := cartPage{Subtotal: amount(view.SubtotalMinor, view.Currency), Count: view.Count, Problems: view.Problems(), Checkout: "/checkout"}
 	for _, g := range view.Groups {

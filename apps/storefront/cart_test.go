@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"mercato/apps/demo"
 	"mercato/apps/storefront"
@@ -241,5 +242,74 @@ func TestCartMergedOnSignIn(t *testing.T) {
 	mustContain(t, "merged cart", r.body, "Oak stool", "Desk lamp", "3 items")
 	if got := navBadge(r.body); got != "3" {
 		t.Errorf("badge after sign-in %q, want 3 (2 stools + 1 lamp)", got)
+	}
+}
+
+// Reading the store writes nothing: a hundred page views without cookies (a crawler) create no
+// session row, only a visit cookie. A visitor's first form posted with their visit's token
+// starts their guest session; a form from another tab opened before it still counts; a
+// token from another visit, none at all, or a cross-site post is refused and starts nothing.
+func TestVisitWithoutSession(t *testing.T) {
+	w := newCartWorld(t)
+	lumen := w.ids["lumen"]
+	sessions := func() (n int) {
+		t.Helper()
+		if err := w.f.Platform.Do(context.Background(), "test.sessions", func(tx bun.IDB) error {
+			return tx.NewRaw("SELECT count(*) FROM shopper_sessions WHERE tenant_id = ?", lumen.Tenant).Scan(context.Background(), &n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := sessions()
+	for i := range 20 {
+		bot := w.client("lumen.localhost")
+		for _, path := range []string{"/", "/search?q=lamp", "/p/desk-lamp", "/cart", "/account/sign-in"} {
+			if r := bot.get(path); r.status != 200 {
+				t.Fatalf("crawler %d GET %s: %d", i, path, r.status)
+			}
+		}
+	}
+	if n := sessions(); n != before {
+		t.Fatalf("100 page views started %d sessions", n-before)
+	}
+
+	add := func(cl *client, sku string) response {
+		t.Helper()
+		return cl.post("/cart/lines", url.Values{"variant_id": {lumen.Variants[sku].String()}, "quantity": {"1"}})
+	}
+	shopper := w.client("lumen.localhost")
+	shopper.get("/cart")
+	tabA, tabB := shopper.csrf, shopper.csrf // two product pages opened before any session
+	other := w.client("lumen.localhost")
+	other.get("/")
+
+	shopper.csrf = other.csrf // another visitor's token
+	if r := add(shopper, "OS-1"); r.status != 403 {
+		t.Errorf("a token from another visit: %d", r.status)
+	}
+	shopper.csrf = ""
+	if r := add(shopper, "OS-1"); r.status != 403 {
+		t.Errorf("no token: %d", r.status)
+	}
+	if r := shopper.doCrossSite("/cart/lines", url.Values{"_csrf": {tabA}, "variant_id": {lumen.Variants["OS-1"].String()}, "quantity": {"1"}}); r.status != 403 {
+		t.Errorf("cross-site post: %d", r.status)
+	}
+	if n := sessions(); n != before {
+		t.Fatalf("refused posts started %d sessions", n-before)
+	}
+	shopper.csrf = tabA
+	if r := add(shopper, "OS-1"); r.status != 303 || shopper.cookie(shopCookie) == "" {
+		t.Fatalf("first add: %d, session %q", r.status, shopper.cookie(shopCookie))
+	}
+	shopper.csrf = tabB // the other tab still carries the visit's token
+	if r := add(shopper, "DL-BLK"); r.status != 303 {
+		t.Fatalf("add from the other tab: %d", r.status)
+	}
+	if r := shopper.get("/cart"); navBadge(r.body) != "2" {
+		t.Errorf("cart badge %q, want 2", navBadge(r.body))
+	}
+	if n := sessions(); n != before+1 {
+		t.Errorf("%d sessions started, want 1", n-before)
 	}
 }

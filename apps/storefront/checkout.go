@@ -170,8 +170,9 @@ func (s *storefront) checkoutPost(c *fiber.Ctx, v *visit) error {
 // checkout to show beside its fields.
 func (s *storefront) checkoutRender(c *fiber.Ctx, v *visit, status int, values map[string]string, formErr error) error {
 	owner, ok := cartOwner(v)
-	if !ok {
-		return cart.ErrNoOwner
+	if !ok { // no session yet, so nothing in a cart
+		s.r.Flash(c, web.FlashError, "storefront.checkout.empty")
+		return c.Redirect("/cart", fiber.StatusSeeOther)
 	}
 	ctx := c.UserContext()
 	in := checkoutInput(values, owner, s.r.Locale(c))

@@ -63,8 +63,8 @@ type orderRow struct {
 
 func (s *storefront) myOrders(c *fiber.Ctx, v *visit) error {
 	sh, ok := shopperOf(v)
-	if !ok {
-		return c.Redirect("/account/sign-in?next=/account/orders", fiber.StatusSeeOther)
+	if !ok { // a visitor without a session has placed nothing here yet
+		return s.r.Render(c, fiber.StatusOK, "orders", ordersPage{})
 	}
 	p, err := s.d.Orders.ShopperOrders(c.UserContext(), v.tenant.ID, sh, httpx.PageParams{Limit: 20, Cursor: c.Query("cursor")})
 	if err != nil {

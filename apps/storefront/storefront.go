@@ -252,10 +252,11 @@ func (s *storefront) gate(c *fiber.Ctx) error {
 	return nil
 }
 
-// session runs after authentication: a visitor without a session gets a guest session (so a
-// cart can belong to it), forms get the session's CSRF token, and the header shows who is
-// signed in. Forms posted without any session are refused like a bad CSRF token: every
-// storefront page hands out a session, so only a forged or stale form arrives without one.
+// session runs after authentication: forms get the session's CSRF token (or, for a visitor
+// without a session, one made from their visit cookie), a visitor's first posted form starts
+// their guest session (so a cart can belong to it), and the header shows who is signed in.
+// Forms posted without a session and without their visit's token are refused like a bad CSRF
+// token.
 func (s *storefront) session(c *fiber.Ctx) error {
 	v := visitOf(c)
 	ctx := c.UserContext()
@@ -275,25 +276,41 @@ func (s *storefront) session(c *fiber.Ctx) error {
 		}
 		web.SetPrincipal(c, name)
 	case identity.KindAnonymous:
-		switch c.Method() {
-		case fiber.MethodGet:
-		case fiber.MethodHead:
+		if c.Method() == fiber.MethodHead {
 			return c.Next()
-		default:
-			return identity.ErrCSRF
 		}
-		// The theme and images are fetched by every page and by bots: they need no session.
+		// The theme and images are fetched by every page and by bots: they need no visit.
 		if c.Path() == "/theme.css" || strings.HasPrefix(c.Path(), "/media/") {
 			return c.Next()
 		}
-		sess, token, err := s.d.Identity.StartGuestSession(ctx, v.tenant.ID)
-		if err != nil {
-			return fmt.Errorf("storefront session: %w", err)
+		// Reading pages writes nothing: a visitor without a session gets a visit cookie (a
+		// random nonce, no row) and its forms a CSRF token made from it. The first form they
+		// post, with that token, starts their guest session, so crawlers create no rows.
+		visit := c.Cookies(identity.VisitCookie)
+		if c.Method() != fiber.MethodGet {
+			got := c.Get(identity.CSRFHeader)
+			if got == "" {
+				got = c.FormValue(identity.CSRFField)
+			}
+			if !s.d.Identity.CheckVisitCSRF(visit, got) {
+				return identity.ErrCSRF
+			}
+			sess, token, err := s.d.Identity.StartGuestSession(ctx, v.tenant.ID)
+			if err != nil {
+				return fmt.Errorf("storefront session: %w", err)
+			}
+			s.d.Identity.SetSessionCookie(c, identity.ShopperCookie, token, sess)
+			p = identity.Principal{Kind: identity.KindGuest, SessionID: sess.ID, TenantID: v.tenant.ID}
+			c.SetUserContext(scope.WithActor(identity.WithPrincipal(ctx, p), p.Actor()))
+			v.guestToken = token
+			break
 		}
-		s.d.Identity.SetSessionCookie(c, identity.ShopperCookie, token, sess)
-		p = identity.Principal{Kind: identity.KindGuest, SessionID: sess.ID, TenantID: v.tenant.ID}
-		c.SetUserContext(scope.WithActor(identity.WithPrincipal(ctx, p), p.Actor()))
-		v.guestToken = token
+		if visit == "" || len(visit) > 128 {
+			visit = identity.NewVisit()
+			c.Cookie(&fiber.Cookie{Name: identity.VisitCookie, Value: visit, Path: "/", HTTPOnly: true, Secure: s.d.HTTPS,
+				SameSite: fiber.CookieSameSiteLaxMode})
+		}
+		web.SetCSRFToken(c, s.d.Identity.VisitCSRFToken(visit))
 	}
 	v.principal = p
 	if p.SessionID != uuid.Nil {

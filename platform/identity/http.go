@@ -170,7 +170,9 @@ func RequireCSRF(s *Service) fiber.Handler {
 			if got == "" {
 				got = c.FormValue(CSRFField)
 			}
-			if !s.checkCSRF(p.SessionID, got) {
+			// A storefront page served before the visitor had a session carries their visit's
+			// token (another tab, say): it proves the same browser as well.
+			if !s.checkCSRF(p.SessionID, got) && !s.CheckVisitCSRF(c.Cookies(VisitCookie), got) {
 				return ErrCSRF
 			}
 		}

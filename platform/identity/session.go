@@ -291,6 +291,31 @@ func (s *Service) checkCSRF(sessionID uuid.UUID, got string) bool {
 	return hmac.Equal([]byte(s.CSRFToken(sessionID)), []byte(got))
 }
 
+// VisitCookie holds a storefront visitor's random visit nonce (NewVisit).
+const VisitCookie = "mercato_visit"
+
+// NewVisit returns a random visit nonce: what a storefront visitor without a session keeps in
+// a cookie, so its forms can carry a CSRF token before any session row exists.
+func NewVisit() string {
+	token, _ := randomToken()
+	return token
+}
+
+// VisitCSRFToken is the CSRF token of a visitor without a session: an HMAC of the nonce their
+// visit cookie holds. A page from another site can neither read the cookie nor compute it.
+func (s *Service) VisitCSRFToken(visit string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(s.keys.csrf, []byte("visit"), []byte(visit)))
+}
+
+// CheckVisitCSRF reports whether got is the CSRF token of the visit; an empty or overlong
+// visit never is.
+func (s *Service) CheckVisitCSRF(visit, got string) bool {
+	if visit == "" || len(visit) > 128 || got == "" {
+		return false
+	}
+	return hmac.Equal([]byte(s.VisitCSRFToken(visit)), []byte(got))
+}
+
 // truncate bounds what clients send for logging columns, keeping it valid UTF-8.
 func truncate(s string, n int) string {
 	if len(s) > n {
