@@ -286,13 +286,8 @@ func (s *storefront) session(c *fiber.Ctx) error {
 		// Reading pages writes nothing: a visitor without a session gets a visit cookie (a
 		// random nonce, no row) and its forms a CSRF token made from it. The first form they
 		// post, with that token, starts their guest session, so crawlers create no rows.
-		visit := c.Cookies(identity.VisitCookie)
 		if c.Method() != fiber.MethodGet {
-			got := c.Get(identity.CSRFHeader)
-			if got == "" {
-				got = c.FormValue(identity.CSRFField)
-			}
-			if !s.d.Identity.CheckVisitCSRF(visit, got) {
+			if !s.d.Identity.CheckVisitForm(c) {
 				return identity.ErrCSRF
 			}
 			sess, token, err := s.d.Identity.StartGuestSession(ctx, v.tenant.ID)
@@ -305,12 +300,7 @@ func (s *storefront) session(c *fiber.Ctx) error {
 			v.guestToken = token
 			break
 		}
-		if visit == "" || len(visit) > 128 {
-			visit = identity.NewVisit()
-			c.Cookie(&fiber.Cookie{Name: identity.VisitCookie, Value: visit, Path: "/", HTTPOnly: true, Secure: s.d.HTTPS,
-				SameSite: fiber.CookieSameSiteLaxMode})
-		}
-		web.SetCSRFToken(c, s.d.Identity.VisitCSRFToken(visit))
+		web.SetCSRFToken(c, s.d.Identity.VisitCSRFToken(s.d.Identity.Visit(c)))
 	}
 	v.principal = p
 	if p.SessionID != uuid.Nil {

@@ -37,6 +37,41 @@ func (s *Service) CookieName(k CookieKind) string {
 	return name
 }
 
+// Visit returns the storefront visitor's visit nonce from their visit cookie, giving them a
+// new one when they have none: what their forms' CSRF token is made from (VisitCSRFToken)
+// until their first posted form starts a session. A random value, stored nowhere; HttpOnly,
+// SameSite=Lax, host-only (__Host- over HTTPS) like the session cookie, ending with the
+// browser session.
+func (s *Service) Visit(c *fiber.Ctx) string {
+	if v := c.Cookies(s.visitCookie()); v != "" && len(v) <= 128 {
+		return v
+	}
+	v, _ := randomToken()
+	c.Cookie(&fiber.Cookie{Name: s.visitCookie(), Value: v, Path: "/", Secure: s.secure, HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode})
+	return v
+}
+
+// visitOf is the visit nonce the request carries, "" for none.
+func (s *Service) visitOf(c *fiber.Ctx) string { return c.Cookies(s.visitCookie()) }
+
+func (s *Service) visitCookie() string {
+	if s.secure {
+		return "__Host-mercato_visit"
+	}
+	return "mercato_visit"
+}
+
+// CheckVisitForm reports whether the request's CSRF token (X-CSRF-Token, else the _csrf form
+// field) is the one made from its visit cookie.
+func (s *Service) CheckVisitForm(c *fiber.Ctx) bool {
+	got := c.Get(CSRFHeader)
+	if got == "" {
+		got = c.FormValue(CSRFField)
+	}
+	return s.CheckVisitCSRF(s.visitOf(c), got)
+}
+
 // SetSessionCookie puts a session token into the browser: HttpOnly, SameSite=Lax, Path=/,
 // Secure over HTTPS, expiring with the session's absolute end.
 func (s *Service) SetSessionCookie(c *fiber.Ctx, k CookieKind, token string, sess Session) {
@@ -172,7 +207,7 @@ func RequireCSRF(s *Service) fiber.Handler {
 			}
 			// A storefront page served before the visitor had a session carries their visit's
 			// token (another tab, say): it proves the same browser as well.
-			if !s.checkCSRF(p.SessionID, got) && !s.CheckVisitCSRF(c.Cookies(VisitCookie), got) {
+			if !s.checkCSRF(p.SessionID, got) && !s.CheckVisitCSRF(s.visitOf(c), got) {
 				return ErrCSRF
 			}
 		}

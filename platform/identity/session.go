@@ -291,16 +291,6 @@ func (s *Service) checkCSRF(sessionID uuid.UUID, got string) bool {
 	return hmac.Equal([]byte(s.CSRFToken(sessionID)), []byte(got))
 }
 
-// VisitCookie holds a storefront visitor's random visit nonce (NewVisit).
-const VisitCookie = "mercato_visit"
-
-// NewVisit returns a random visit nonce: what a storefront visitor without a session keeps in
-// a cookie, so its forms can carry a CSRF token before any session row exists.
-func NewVisit() string {
-	token, _ := randomToken()
-	return token
-}
-
 // VisitCSRFToken is the CSRF token of a visitor without a session: an HMAC of the nonce their
 // visit cookie holds. A page from another site can neither read the cookie nor compute it.
 func (s *Service) VisitCSRFToken(visit string) string {
