@@ -244,26 +244,15 @@ type CouponFilter struct {
 
 // ListCoupons pages through coupons, newest first; merchant staff see only their merchant's.
 func (s *Service) ListCoupons(ctx context.Context, tenantID uuid.UUID, f CouponFilter) (httpx.Page[Coupon], error) {
-	var after uuid.UUID
-	if _, err := httpx.DecodeCursor(f.Cursor, &after); err != nil {
-		return httpx.Page[Coupon]{}, err
-	}
 	var rows []couponRow
-	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error {
-		q := tx.NewSelect().Model(&rows).Where("tenant_id = ?", tenantID).OrderExpr("id DESC").Limit(int64(f.Size() + 1))
-		if after != uuid.Nil {
-			q = q.Where("id < ?", after)
-		}
-		if f.Active != nil {
-			q = q.Where("active = ?", *f.Active)
-		}
+	err := s.pageNewest(ctx, tenantID, f.PageParams, f.Active, &rows, func(q *bun.SelectQuery) *bun.SelectQuery {
 		if f.MerchantID != uuid.Nil {
 			q = q.Where("merchant_id = ?", f.MerchantID)
 		}
 		if f.FundedBy != "" {
 			q = q.Where("funded_by = ?", f.FundedBy)
 		}
-		return q.Scan(ctx)
+		return q
 	})
 	if err != nil {
 		return httpx.Page[Coupon]{}, fmt.Errorf("list coupons: %w", err)

@@ -181,23 +181,12 @@ type FlashFilter struct {
 
 // ListFlashSales pages through flash sales, newest first; merchant staff see only their own.
 func (s *Service) ListFlashSales(ctx context.Context, tenantID uuid.UUID, f FlashFilter) (httpx.Page[FlashSale], error) {
-	var after uuid.UUID
-	if _, err := httpx.DecodeCursor(f.Cursor, &after); err != nil {
-		return httpx.Page[FlashSale]{}, err
-	}
 	var rows []flashRow
-	err := s.inScope(ctx, tenantID, func(tx bun.IDB) error {
-		q := tx.NewSelect().Model(&rows).Where("tenant_id = ?", tenantID).OrderExpr("id DESC").Limit(int64(f.Size() + 1))
-		if after != uuid.Nil {
-			q = q.Where("id < ?", after)
-		}
-		if f.Active != nil {
-			q = q.Where("active = ?", *f.Active)
-		}
+	err := s.pageNewest(ctx, tenantID, f.PageParams, f.Active, &rows, func(q *bun.SelectQuery) *bun.SelectQuery {
 		if f.VariantID != uuid.Nil {
 			q = q.Where("variant_id = ?", f.VariantID)
 		}
-		return q.Scan(ctx)
+		return q
 	})
 	if err != nil {
 		return httpx.Page[FlashSale]{}, fmt.Errorf("list flash sales: %w", err)

@@ -16,6 +16,7 @@ import (
 
 	"mercato/platform/db"
 	"mercato/platform/fault"
+	"mercato/platform/httpx"
 	"mercato/platform/money"
 	"mercato/platform/scope"
 )
@@ -83,6 +84,27 @@ func NewService(d *db.DB, audit Recorder) *Service {
 
 // SetClock replaces the clock, for tests that need a sale to start or end.
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// pageNewest reads one page of rows (a slice of a row model) newest first by their UUIDv7 ids,
+// after the page's cursor, optionally only active or inactive ones, narrowed further by
+// where: the shape of both lists.
+func (s *Service) pageNewest(ctx context.Context, tenantID uuid.UUID, p httpx.PageParams, active *bool, rows any,
+	where func(*bun.SelectQuery) *bun.SelectQuery) error {
+	var after uuid.UUID
+	if _, err := httpx.DecodeCursor(p.Cursor, &after); err != nil {
+		return err
+	}
+	return s.inScope(ctx, tenantID, func(tx bun.IDB) error {
+		q := tx.NewSelect().Model(rows).Where("tenant_id = ?", tenantID).OrderExpr("id DESC").Limit(int64(p.Size() + 1))
+		if after != uuid.Nil {
+			q = q.Where("id < ?", after)
+		}
+		if active != nil {
+			q = q.Where("active = ?", *active)
+		}
+		return where(q).Scan(ctx)
+	})
+}
 
 func (s *Service) inScope(ctx context.Context, tenantID uuid.UUID, fn func(tx bun.IDB) error) error {
 	if m, ok := scope.MerchantFrom(ctx); ok {
