@@ -265,18 +265,7 @@ func (s *Service) ListCoupons(ctx context.Context, tenantID uuid.UUID, f CouponF
 }
 
 func getCoupon(ctx context.Context, tx bun.IDB, tenantID, id uuid.UUID, lock bool) (couponRow, error) {
-	var r couponRow
-	q := tx.NewSelect().Model(&r).Where("tenant_id = ? AND id = ?", tenantID, id)
-	if lock {
-		q = q.For("UPDATE")
-	}
-	if err := q.Scan(ctx); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return r, ErrNoSuchCoupon
-		}
-		return r, err
-	}
-	return r, nil
+	return getRow[couponRow](ctx, tx, tenantID, id, lock, ErrNoSuchCoupon)
 }
 
 // GetCoupon returns one coupon. Errors: ErrNoSuchCoupon (also for another tenant's or, in a

@@ -202,18 +202,7 @@ func (s *Service) ListFlashSales(ctx context.Context, tenantID uuid.UUID, f Flas
 }
 
 func getFlash(ctx context.Context, tx bun.IDB, tenantID, id uuid.UUID, lock bool) (flashRow, error) {
-	var r flashRow
-	q := tx.NewSelect().Model(&r).Where("tenant_id = ? AND id = ?", tenantID, id)
-	if lock {
-		q = q.For("UPDATE")
-	}
-	if err := q.Scan(ctx); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return r, ErrNoSuchFlashSale
-		}
-		return r, err
-	}
-	return r, nil
+	return getRow[flashRow](ctx, tx, tenantID, id, lock, ErrNoSuchFlashSale)
 }
 
 // GetFlashSale returns one flash sale. Errors: ErrNoSuchFlashSale.

@@ -5,6 +5,8 @@ package promotions
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -104,6 +106,23 @@ func (s *Service) pageNewest(ctx context.Context, tenantID uuid.UUID, p httpx.Pa
 		}
 		return where(q).Scan(ctx)
 	})
+}
+
+// getRow reads the row of model R with id in the tenant, locked FOR UPDATE when lock; notFound
+// when there is none in scope.
+func getRow[R any](ctx context.Context, tx bun.IDB, tenantID, id uuid.UUID, lock bool, notFound error) (R, error) {
+	var r R
+	q := tx.NewSelect().Model(&r).Where("tenant_id = ? AND id = ?", tenantID, id)
+	if lock {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return r, notFound
+		}
+		return r, err
+	}
+	return r, nil
 }
 
 func (s *Service) inScope(ctx context.Context, tenantID uuid.UUID, fn func(tx bun.IDB) error) error {
